@@ -1,0 +1,225 @@
+"""The normalized catalog: workloads, OpenLineage jobs and runs, assets, and the edges between them.
+
+Rows are derived from the raw event store (ingest.RawEvent) and can be rebuilt from it. Each row
+keeps `attrs` (the merged facts) and `stamps` (which event wrote each fact, see catalog.merge);
+columns shown in lists and used by filters are projections of `attrs`, refreshed on every merge.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from clouds.models import Cloud, Project, TenantQuerySet
+from orgs.models import Organization
+
+
+class MergedFacts:
+    """Read helpers for rows that keep merged facts in `attrs` (facets under `facet:<name>`)."""
+
+    attrs: dict
+
+    @property
+    def facets(self) -> dict:
+        return {k.removeprefix("facet:"): v for k, v in self.attrs.items() if k.startswith("facet:")}
+
+
+class WorkloadKind(models.TextChoices):
+    JOB = "job", "Job"
+    SERVICE = "service", "Service"
+    WORKSPACE = "workspace", "Workspace"
+
+
+class Workload(MergedFacts, models.Model):
+    """A platform workload (Job, Service, Workspace), or a job derived from an OpenLineage parent chain."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="workloads")
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="workloads")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="workloads")
+    external_id = models.CharField(max_length=512, help_text="Platform workload id, or namespace/name of the root job.")
+    kind = models.CharField(max_length=16, choices=WorkloadKind.choices, default=WorkloadKind.JOB)
+    name = models.CharField(max_length=512, blank=True)
+    status = models.CharField(max_length=64, blank=True)
+    owner_email = models.CharField(max_length=254, blank=True, db_index=True)
+    derived = models.BooleanField(default=False, help_text="True when no workload facet named it (dbt, Airflow, Spark...).")
+    created_at = models.DateTimeField(help_text="Time of the earliest event seen for it.")
+    updated_at = models.DateTimeField(help_text="Time of the latest event seen for it.")
+    attrs = models.JSONField(default=dict)
+    stamps = models.JSONField(default=dict)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["org", "external_id"], name="workload_unique_org_extid")]
+        indexes = [
+            models.Index(fields=["org", "-created_at"], name="workload_org_created"),
+            models.Index(fields=["org", "kind", "-created_at"], name="workload_org_kind"),
+            models.Index(fields=["org", "name"], name="workload_org_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+    @property
+    def details(self) -> dict:
+        """Platform facts about the workload (versions, resources, image, cluster, code location)."""
+        shown = ("cluster_id", "cluster_started_at", "ray_version", "python_version", "os_version", "image",
+                 "resources", "code_location", "project_public_id")
+        return {k: self.attrs[k] for k in shown if k in self.attrs}
+
+
+class Job(MergedFacts, models.Model):
+    """An OpenLineage job (namespace + name)."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="jobs")
+    namespace = models.CharField(max_length=1024)
+    name = models.CharField(max_length=1024)
+    job_type = models.CharField(max_length=64, blank=True)
+    integration = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    attrs = models.JSONField(default=dict)
+    stamps = models.JSONField(default=dict)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["namespace", "name"]
+        constraints = [models.UniqueConstraint(fields=["org", "namespace", "name"], name="job_unique_org_ns_name")]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class RunState(models.TextChoices):
+    START = "START", "Started"
+    RUNNING = "RUNNING", "Running"
+    COMPLETE = "COMPLETE", "Completed"
+    ABORT = "ABORT", "Aborted"
+    FAIL = "FAIL", "Failed"
+    OTHER = "OTHER", "Other"
+
+
+TERMINAL_STATES = frozenset({RunState.COMPLETE, RunState.ABORT, RunState.FAIL})
+
+
+class Run(MergedFacts, models.Model):
+    """An OpenLineage run of a job, inside a workload."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs")
+    run_id = models.UUIDField()
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs")
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="runs")
+    state = models.CharField(max_length=16, choices=RunState.choices, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    parent_run_id = models.UUIDField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    attrs = models.JSONField(default=dict)
+    stamps = models.JSONField(default=dict)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["org", "run_id"], name="run_unique_org_runid")]
+        indexes = [models.Index(fields=["workload", "-created_at"], name="run_workload_created")]
+
+    def __str__(self) -> str:
+        return str(self.run_id)
+
+
+class AssetKind(models.TextChoices):
+    DATASET = "dataset", "Dataset"
+    MODEL = "model", "Model"
+
+
+class Asset(MergedFacts, models.Model):
+    """A dataset or a model, identified by OpenLineage namespace and name within the organization."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="assets")
+    namespace = models.CharField(max_length=1024)
+    name = models.CharField(max_length=2048)
+    kind = models.CharField(max_length=16, choices=AssetKind.choices, default=AssetKind.DATASET)
+    dataset_type = models.CharField(max_length=64, default="Unknown")
+    uri = models.CharField(max_length=3072)
+    # Where it was first seen: the cloud, project and owner of that workload.
+    cloud = models.ForeignKey(Cloud, null=True, blank=True, on_delete=models.SET_NULL, related_name="assets")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="assets")
+    created_by = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    attrs = models.JSONField(default=dict)
+    stamps = models.JSONField(default=dict)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["org", "namespace", "name"], name="asset_unique_org_ns_name")]
+        indexes = [
+            models.Index(fields=["org", "kind", "-created_at"], name="asset_org_kind_created"),
+            models.Index(fields=["org", "kind", "created_by"], name="asset_org_kind_creator"),
+        ]
+
+    def __str__(self) -> str:
+        return self.uri
+
+    @property
+    def schema_fields(self) -> list:
+        return (self.facets.get("schema") or {}).get("fields") or []
+
+
+class SchemaVersion(models.Model):
+    """One distinct schema an asset was seen with, and when it was first seen."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="schema_versions")
+    fields_hash = models.CharField(max_length=64)
+    fields = models.JSONField()
+    first_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["first_seen_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["asset", "fields_hash"], name="schemaversion_unique")]
+
+
+class Direction(models.TextChoices):
+    INPUT = "in", "Input"
+    OUTPUT = "out", "Output"
+
+
+class RunAsset(models.Model):
+    """A run read (in) or wrote (out) an asset."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="asset_edges")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="run_edges")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "asset", "direction"], name="runasset_unique")]
+        indexes = [models.Index(fields=["asset", "direction"], name="runasset_asset_dir")]
+
+
+class WorkloadAsset(models.Model):
+    """A workload read (in) or wrote (out) an asset: the edge table the lineage graph walks."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="asset_edges")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="workload_edges")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    first_seen_at = models.DateTimeField(help_text="Lineage 'as of' a time hides edges first seen after it.")
+    last_seen_at = models.DateTimeField()
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workload", "asset", "direction"], name="workloadasset_unique")]
+        indexes = [models.Index(fields=["asset", "direction", "workload"], name="workloadasset_asset_dir")]
+

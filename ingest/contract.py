@@ -1,0 +1,322 @@
+"""The OpenLineage event contract: parse and check one event, and say precisely what is wrong.
+
+Framework-free (no Django, no models) so it is tested as plain functions. It checks what the
+OpenLineage 2-0-x core schema requires, plus the facets the normalizer reads, and returns every
+problem found with a JSON pointer (RFC 6901) to where it is. Deliberate leniencies, shared with
+Marquez: `schemaURL` may be missing, `eventType` may be missing (the spec allows it), and an
+`eventTime` without an offset is read as UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+WORKLOAD_TYPES = ("job", "service", "workspace")
+MAX_ERRORS = 20
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+class ContractError(ValueError):
+    """The body is not an acceptable event. `errors` lists {pointer, message} items."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        self.errors = errors[:MAX_ERRORS]
+        super().__init__("; ".join(f"{e['pointer'] or '/'}: {e['message']}" for e in self.errors))
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """What ingest needs to know about a valid event before storing it."""
+
+    kind: str  # run | dataset | job
+    event_time: datetime
+    canonical: str  # canonical JSON text: what is stored and hashed
+    content_hash: str
+    event_type: str = ""
+    run_id: str = ""
+    # Capture rule inputs: which cluster the event belongs to and when it started, if it says.
+    cluster_key: str = ""
+    cluster_started_at: datetime | None = None
+    # Tenancy claims the payload makes; ingest refuses them if they name another tenant.
+    claimed_org: str = ""
+    claimed_cloud: str = ""
+    claimed_project: str = ""
+
+
+def parse_time(value: str) -> datetime:
+    """RFC 3339 date-time; no offset means UTC; nanoseconds are cut to microseconds."""
+    m = _RFC3339.match(value)
+    if not m:
+        raise ValueError("not an RFC 3339 date-time (e.g. 2024-05-01T12:00:00.000Z)")
+    year, month, day, hour, minute, second, frac, offset = m.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    tz = UTC
+    if offset and offset not in ("Z", "z"):
+        sign = 1 if offset[0] == "+" else -1
+        digits = offset[1:].replace(":", "")
+        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _pointer(*parts: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[dict[str, str]] = []
+
+    def add(self, pointer: str, message: str) -> None:
+        self.errors.append({"pointer": pointer, "message": message})
+
+    def obj(self, value: Any, pointer: str, *, required: bool = True) -> dict | None:
+        if value is None:
+            if required:
+                self.add(pointer, "is required")
+            return None
+        if not isinstance(value, dict):
+            self.add(pointer, f"must be an object, not {_type_name(value)}")
+            return None
+        return value
+
+    def string(self, container: dict, key: str, pointer: str, *, required: bool = True, max_len: int = 4096) -> str:
+        value = container.get(key)
+        if value is None:
+            if required:
+                self.add(_join(pointer, key), "is required")
+            return ""
+        if not isinstance(value, str):
+            self.add(_join(pointer, key), f"must be a string, not {_type_name(value)}")
+            return ""
+        if required and not value:
+            self.add(_join(pointer, key), "must not be empty")
+        if len(value) > max_len:
+            self.add(_join(pointer, key), f"is longer than {max_len} characters")
+        return value
+
+    def uuid(self, container: dict, key: str, pointer: str) -> str:
+        value = self.string(container, key, pointer)
+        if value:
+            try:
+                return str(uuid.UUID(value))
+            except ValueError:
+                self.add(_join(pointer, key), f"must be a UUID, got {value[:60]!r}")
+        return ""
+
+    def time(self, container: dict, key: str, pointer: str, *, required: bool = True) -> datetime | None:
+        value = self.string(container, key, pointer, required=required)
+        if not value:
+            return None
+        try:
+            return parse_time(value)
+        except ValueError as exc:
+            self.add(_join(pointer, key), f"{exc}, got {value[:60]!r}")
+            return None
+
+
+def _join(pointer: str, key: str) -> str:
+    return pointer + _pointer(key)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def check_structure(obj: Any, max_depth: int) -> list[dict[str, str]]:
+    """Reject what no storage should take: NUL characters, lone surrogates, excessive nesting."""
+    errors: list[dict[str, str]] = []
+    stack: list[tuple[Any, tuple, int]] = [(obj, (), 1)]
+    while stack and len(errors) < MAX_ERRORS:
+        value, path, depth = stack.pop()
+        if depth > max_depth:
+            errors.append({"pointer": _pointer(*path), "message": f"nesting deeper than {max_depth} levels"})
+            continue
+        if isinstance(value, dict):
+            for k, v in value.items():
+                _check_text(k, (*path, k), errors, is_key=True)
+                stack.append((v, (*path, k), depth + 1))
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i), depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, path, errors)
+    return errors
+
+
+def _check_text(text: str, path: tuple, errors: list, *, is_key: bool = False) -> None:
+    what = "key" if is_key else "string"
+    if "\x00" in text:
+        errors.append({"pointer": _pointer(*path), "message": f"{what} contains a NUL character (\\u0000), which is not allowed"})
+    else:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            errors.append({"pointer": _pointer(*path), "message": f"{what} contains an unpaired surrogate; it is not valid Unicode"})
+
+
+def _check_dataset(c: _Checker, ds: Any, pointer: str) -> None:
+    ds = c.obj(ds, pointer)
+    if ds is None:
+        return
+    c.string(ds, "namespace", pointer, max_len=1024)
+    c.string(ds, "name", pointer, max_len=2048)
+    for facets_key in ("facets", "inputFacets", "outputFacets"):
+        facets = ds.get(facets_key)
+        if facets is not None:
+            c.obj(facets, _join(pointer, facets_key))
+    facets = ds.get("facets")
+    if isinstance(facets, dict):
+        schema = facets.get("schema")
+        if schema is not None and c.obj(schema, _join(pointer, "facets") + "/schema") is not None:
+            fields = schema.get("fields")
+            if fields is not None and not isinstance(fields, list):
+                c.add(_join(pointer, "facets") + "/schema/fields", "must be an array")
+
+
+def _check_datasets(c: _Checker, event: dict, key: str) -> None:
+    value = event.get(key)
+    if value is None:
+        return
+    if not isinstance(value, list):
+        c.add(_pointer(key), f"must be an array, not {_type_name(value)}")
+        return
+    for i, ds in enumerate(value):
+        _check_dataset(c, ds, _pointer(key, i))
+
+
+def _check_job(c: _Checker, event: dict) -> dict | None:
+    job = c.obj(event.get("job"), "/job")
+    if job is not None:
+        c.string(job, "namespace", "/job", max_len=1024)
+        c.string(job, "name", "/job", max_len=1024)
+        if job.get("facets") is not None:
+            c.obj(job["facets"], "/job/facets")
+    return job
+
+
+def _check_run_facets(c: _Checker, facets: dict) -> dict[str, Any]:
+    """Check the run facets the normalizer reads; return what ingest needs from them."""
+    out: dict[str, Any] = {}
+    parent = facets.get("parent")
+    if parent is not None and c.obj(parent, "/run/facets/parent") is not None:
+        prun = c.obj(parent.get("run"), "/run/facets/parent/run")
+        if prun is not None:
+            out["parent_run_id"] = c.uuid(prun, "runId", "/run/facets/parent/run")
+        pjob = c.obj(parent.get("job"), "/run/facets/parent/job")
+        if pjob is not None:
+            c.string(pjob, "namespace", "/run/facets/parent/job")
+            c.string(pjob, "name", "/run/facets/parent/job")
+        root = parent.get("root")
+        if root is not None and c.obj(root, "/run/facets/parent/root") is not None:
+            rrun = c.obj(root.get("run"), "/run/facets/parent/root/run")
+            if rrun is not None:
+                out["root_run_id"] = c.uuid(rrun, "runId", "/run/facets/parent/root/run")
+            rjob = c.obj(root.get("job"), "/run/facets/parent/root/job")
+            if rjob is not None:
+                c.string(rjob, "namespace", "/run/facets/parent/root/job")
+                c.string(rjob, "name", "/run/facets/parent/root/job")
+    workload = facets.get("workload")
+    if workload is not None and c.obj(workload, "/run/facets/workload") is not None:
+        p = "/run/facets/workload"
+        wtype = c.string(workload, "type", p)
+        if wtype and wtype not in WORKLOAD_TYPES:
+            c.add(p + "/type", f"must be one of {', '.join(WORKLOAD_TYPES)}, got {wtype[:40]!r}")
+        c.string(workload, "id", p, max_len=255)
+        for key in ("name", "projectId", "cloudId", "organizationId", "clusterId", "ownerEmail", "status",
+                    "rayVersion", "pythonVersion", "osVersion"):
+            c.string(workload, key, p, required=False, max_len=255)
+        c.string(workload, "image", p, required=False, max_len=1024)
+        if workload.get("resources") is not None:
+            c.obj(workload["resources"], p + "/resources")
+        out["cluster_started_at"] = c.time(workload, "clusterStartedAt", p, required=False)
+        out["cluster_id"] = workload.get("clusterId") if isinstance(workload.get("clusterId"), str) else ""
+        for claim, key in (("claimed_org", "organizationId"), ("claimed_cloud", "cloudId"), ("claimed_project", "projectId")):
+            value = workload.get(key)
+            out[claim] = value if isinstance(value, str) else ""
+    return out
+
+
+def parse_event(obj: Any, *, max_depth: int = 64) -> EventInfo:
+    """Check one decoded JSON value against the contract; return what ingest needs, or raise ContractError."""
+    if not isinstance(obj, dict):
+        raise ContractError([{"pointer": "", "message": f"an event must be a JSON object, not {_type_name(obj)}"}])
+    structural = check_structure(obj, max_depth)
+    if structural:
+        raise ContractError(structural)
+
+    c = _Checker()
+    event_time = c.time(obj, "eventTime", "")
+    c.string(obj, "producer", "", max_len=2048)
+    c.string(obj, "schemaURL", "", required=False, max_len=2048)
+
+    kind = "run"
+    extra: dict[str, Any] = {}
+    run_id = ""
+    event_type = ""
+    if "run" in obj:
+        # Extra top-level properties are allowed by the core schema (the spec's own example
+        # carries a stray `dataset`); they are stored and otherwise ignored.
+        event_type = c.string(obj, "eventType", "", required=False)
+        if event_type and event_type not in EVENT_TYPES:
+            c.add("/eventType", f"must be one of {', '.join(EVENT_TYPES)}, got {event_type[:40]!r}")
+        run = c.obj(obj.get("run"), "/run")
+        if run is not None:
+            run_id = c.uuid(run, "runId", "/run")
+            facets = run.get("facets")
+            if facets is not None and c.obj(facets, "/run/facets") is not None:
+                extra = _check_run_facets(c, facets)
+        _check_job(c, obj)
+        _check_datasets(c, obj, "inputs")
+        _check_datasets(c, obj, "outputs")
+    elif "dataset" in obj:
+        kind = "dataset"
+        if "job" in obj:
+            c.add("/job", "a DatasetEvent must not carry a job")
+        _check_dataset(c, obj.get("dataset"), "/dataset")
+    elif "job" in obj:
+        kind = "job"
+        _check_job(c, obj)
+        _check_datasets(c, obj, "inputs")
+        _check_datasets(c, obj, "outputs")
+    else:
+        c.add("", "not an OpenLineage event: expected `run` and `job` (RunEvent), `dataset` (DatasetEvent) or `job` (JobEvent)")
+
+    if c.errors:
+        raise ContractError(c.errors)
+
+    canonical = canonical_json(obj)
+    cluster_key = ""
+    if kind == "run":
+        if extra.get("cluster_id"):
+            cluster_key = "cluster:" + extra["cluster_id"]
+        else:
+            cluster_key = "run:" + (extra.get("root_run_id") or extra.get("parent_run_id") or run_id)
+    assert event_time is not None
+    return EventInfo(
+        kind=kind,
+        event_time=event_time,
+        canonical=canonical,
+        content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+        event_type=event_type,
+        run_id=run_id,
+        cluster_key=cluster_key[:300],
+        cluster_started_at=extra.get("cluster_started_at"),
+        claimed_org=extra.get("claimed_org", ""),
+        claimed_cloud=extra.get("claimed_cloud", ""),
+        claimed_project=extra.get("claimed_project", ""),
+    )

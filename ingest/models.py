@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from clouds.models import Cloud, IngestKey, TenantQuerySet
+from orgs.models import Organization
+
+
+class RawStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSED = "processed", "Processed"
+    PARKED = "parked", "Parked (failed, needs an operator)"
+
+
+class RawEvent(models.Model):
+    """The system of record: every accepted event, as received, before normalization.
+
+    `body` is the event's canonical JSON (keys sorted, no insignificant whitespace): the same JSON
+    value the client sent, in a byte-stable form, so `content_hash` = SHA-256(body) can be
+    recomputed by anyone from an export. The catalog can be rebuilt from these rows.
+    """
+
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="raw_events")
+    cloud = models.ForeignKey(Cloud, on_delete=models.PROTECT, related_name="raw_events")
+    ingest_key = models.ForeignKey(IngestKey, null=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+    event_time = models.DateTimeField()
+    kind = models.CharField(max_length=8)  # run | dataset | job
+    run_id = models.UUIDField(null=True, blank=True)
+    body = models.TextField()
+    content_hash = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=RawStatus.choices, default=RawStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "content_hash"], name="rawevent_unique_org_hash")]
+        indexes = [
+            # The sweeper's query: only pending rows, which are few, are indexed.
+            models.Index(fields=["enqueued_at"], name="rawevent_pending",
+                         condition=models.Q(status="pending")),
+            models.Index(fields=["org", "run_id"], name="rawevent_org_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"raw event {self.pk} ({self.status})"
+
+
+class ClusterSighting(models.Model):
+    """When a cluster was first seen, for events that do not say when their cluster started."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="+")
+    cluster_key = models.CharField(max_length=300)
+    first_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cloud", "cluster_key"], name="clustersighting_unique")]
+
+
+class DropCount(models.Model):
+    """Events refused by the capture rule, counted per cloud and day (their payload is not kept)."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="drop_counts")
+    day = models.DateField()
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cloud", "day"], name="dropcount_unique")]

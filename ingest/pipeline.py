@@ -1,0 +1,110 @@
+"""Normalization of stored raw events: claim, normalize in batches, mark, retry, park, sweep."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from catalog.normalize import EventInput, apply_events
+from ingest.models import RawEvent, RawStatus
+
+log = logging.getLogger(__name__)
+
+# Errors worth retrying the whole batch for: the database went away or two workers collided.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def normalize_raw_events(raw_ids: Iterable[int]) -> int:
+    """Normalize the given raw events (those still pending). Returns how many were processed.
+
+    Transient database errors propagate so the task is retried; any other error is pinned to the
+    events that cause it, which are retried up to LINEAGE_MAX_ATTEMPTS and then parked.
+    """
+    done = 0
+    for chunk in _chunks(sorted(set(raw_ids)), settings.LINEAGE_NORMALIZE_BATCH):
+        done += _normalize_chunk(chunk)
+    return done
+
+
+def _normalize_chunk(ids: list[int]) -> int:
+    with transaction.atomic():
+        # Claim: rows another worker holds are skipped (it will finish them); processed rows are
+        # not pending any more. A worker that dies rolls back and leaves its rows pending.
+        raws = list(
+            RawEvent.objects.select_for_update(skip_locked=True)
+            .filter(id__in=ids, status=RawStatus.PENDING)
+            .select_related("cloud", "org")
+            .order_by("id")
+        )
+        if not raws:
+            return 0
+        try:
+            with transaction.atomic():
+                _apply(raws)
+            failed: dict[int, str] = {}
+        except TRANSIENT_ERRORS:
+            raise
+        except (DatabaseError, IntegrityError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("batch of %d raw events failed (%s); isolating the culprits", len(raws), exc)
+            failed = _isolate(raws)
+        now = timezone.now()
+        ok = [r.id for r in raws if r.id not in failed]
+        if ok:
+            RawEvent.objects.filter(id__in=ok).update(status=RawStatus.PROCESSED, processed_at=now, error="")
+        for raw in raws:
+            if raw.id in failed:
+                attempts = raw.attempts + 1
+                status = RawStatus.PARKED if attempts >= settings.LINEAGE_MAX_ATTEMPTS else RawStatus.PENDING
+                RawEvent.objects.filter(id=raw.id).update(attempts=attempts, error=failed[raw.id][:10_000], status=status)
+                if status == RawStatus.PARKED:
+                    log.error("raw event %s parked after %d attempts: %s", raw.id, attempts, failed[raw.id])
+        return len(ok)
+
+
+def _apply(raws: list[RawEvent]) -> None:
+    by_org = defaultdict(list)
+    for raw in raws:
+        by_org[raw.org].append(EventInput(event=json.loads(raw.body), cloud=raw.cloud, content_hash=raw.content_hash))
+    for org, items in by_org.items():
+        apply_events(org, items)
+
+
+def _isolate(raws: list[RawEvent]) -> dict[int, str]:
+    """Apply events one by one, each in its own savepoint; return the ones that fail, with why."""
+    failed = {}
+    for raw in raws:
+        try:
+            with transaction.atomic():
+                _apply([raw])
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:  # a poison event must not block the others, whatever it raises
+            failed[raw.id] = f"{type(exc).__name__}: {exc}"
+    return failed
+
+
+def sweep_pending(*, older_than_seconds: int | None = None, limit: int = 50_000) -> list[int]:
+    """Raw events still pending after a while (broker was down, a worker died): mark them
+    re-enqueued now and return their ids for the caller to enqueue."""
+    age = settings.LINEAGE_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    cutoff = timezone.now() - timezone.timedelta(seconds=age)
+    with transaction.atomic():
+        ids = list(
+            RawEvent.objects.filter(status=RawStatus.PENDING, enqueued_at__lte=cutoff)
+            .order_by("enqueued_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            RawEvent.objects.filter(id__in=ids).update(enqueued_at=timezone.now())
+    return ids

@@ -1,0 +1,141 @@
+"""Accepting events: the capture rule, the tenancy claims, the durable raw store, the hand-off to the queue."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from clouds.models import Cloud, IngestKey, Project
+from ingest.contract import EventInfo
+from ingest.models import ClusterSighting, DropCount, RawEvent
+from ingest.tasks import normalize_events
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    index: int
+    status: str  # accepted | duplicate | dropped | refused
+    raw_id: int | None = None
+    reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def cluster_started_at(cloud: Cloud, info: EventInfo, now: datetime) -> datetime:
+    """When the event's cluster started: as the event says, else when the cluster was first seen."""
+    if info.cluster_started_at is not None:
+        return info.cluster_started_at
+    if not info.cluster_key:
+        return now  # dataset and job events have no cluster: the toggle as it is now decides
+    ClusterSighting.objects.bulk_create(
+        [ClusterSighting(cloud=cloud, cluster_key=info.cluster_key, first_seen_at=now)], ignore_conflicts=True
+    )
+    return ClusterSighting.objects.get(cloud=cloud, cluster_key=info.cluster_key).first_seen_at
+
+
+def refusal(key: IngestKey, info: EventInfo) -> str:
+    """Why the payload's own tenancy claims contradict its key, or "" if they do not."""
+    if info.claimed_org and info.claimed_org != key.org.slug:
+        return "the event names another organization (run.facets.workload.organizationId) than its ingest key's"
+    if info.claimed_cloud and info.claimed_cloud != key.cloud.public_id:
+        return "the event names another cloud (run.facets.workload.cloudId) than its ingest key's"
+    if info.claimed_project:
+        owner = Project.objects.filter(public_id=info.claimed_project).values_list("cloud_id", flat=True).first()
+        if owner is not None and owner != key.cloud_id:
+            return "the event names a project (run.facets.workload.projectId) of another cloud than its ingest key's"
+    return ""
+
+
+def accept_events(*, key: IngestKey, infos: list[tuple[int, EventInfo]]) -> list[Outcome]:
+    """Apply the capture rule, store what is captured, and enqueue it for normalization after commit."""
+    now = timezone.now()
+    cloud = key.cloud
+    outcomes: list[Outcome] = []
+    keep: list[tuple[int, EventInfo]] = []
+    decided: dict[str, tuple[bool, datetime]] = {}
+    for index, info in infos:
+        reason = refusal(key, info)
+        if reason:
+            outcomes.append(Outcome(index, "refused", reason=reason))
+            continue
+        memo = info.cluster_key if info.cluster_started_at is None else ""
+        if memo and memo in decided:
+            on, started = decided[memo]
+        else:
+            started = cluster_started_at(cloud, info, now)
+            on = cloud.lineage_enabled_at(started)
+            if memo:
+                decided[memo] = (on, started)
+        if not on:
+            outcomes.append(Outcome(index, "dropped", reason=(
+                f"lineage tracking was off for cloud {cloud.name!r} when this event's cluster started "
+                f"({started.isoformat()}); the event was not kept"
+            )))
+            continue
+        keep.append((index, info))
+
+    dropped = sum(1 for o in outcomes if o.status == "dropped")
+    with transaction.atomic():
+        if dropped:
+            _count_drops(cloud, now, dropped)
+        if keep:
+            outcomes.extend(_store(key, keep, now))
+    return sorted(outcomes, key=lambda o: o.index)
+
+
+def _count_drops(cloud: Cloud, now: datetime, n: int) -> None:
+    day = now.date()
+    if not DropCount.objects.filter(cloud=cloud, day=day).update(count=F("count") + n):
+        DropCount.objects.bulk_create([DropCount(cloud=cloud, day=day, count=0)], ignore_conflicts=True)
+        DropCount.objects.filter(cloud=cloud, day=day).update(count=F("count") + n)
+
+
+def _store(key: IngestKey, keep: list[tuple[int, EventInfo]], now: datetime) -> list[Outcome]:
+    """Insert raw events, deduplicated by content hash; enqueue the new ones on commit."""
+    hashes = {info.content_hash for _, info in keep}
+    existing = dict(
+        RawEvent.objects.filter(org_id=key.org_id, content_hash__in=hashes).values_list("content_hash", "id")
+    )
+    fresh: dict[str, EventInfo] = {}
+    for _, info in keep:
+        if info.content_hash not in existing:
+            fresh.setdefault(info.content_hash, info)
+    if fresh:
+        RawEvent.objects.bulk_create(
+            [
+                RawEvent(org_id=key.org_id, cloud_id=key.cloud_id, ingest_key=key, received_at=now, enqueued_at=now,
+                         event_time=info.event_time, kind=info.kind, run_id=info.run_id or None, body=info.canonical,
+                         content_hash=h)
+                for h, info in fresh.items()
+            ],
+            ignore_conflicts=True,  # a concurrent request stored the same event first: still one row
+        )
+        stored = dict(
+            RawEvent.objects.filter(org_id=key.org_id, content_hash__in=list(fresh)).values_list("content_hash", "id")
+        )
+        new_ids = sorted(stored.values())
+        transaction.on_commit(lambda: enqueue(new_ids))
+        existing_or_new = {**existing, **stored}
+    else:
+        existing_or_new = existing
+    outcomes = []
+    first_index: dict[str, int] = {}
+    for index, info in keep:
+        is_new = info.content_hash in fresh and first_index.setdefault(info.content_hash, index) == index
+        outcomes.append(Outcome(index, "accepted" if is_new else "duplicate", raw_id=existing_or_new.get(info.content_hash)))
+    return outcomes
+
+
+def enqueue(raw_ids: list[int]) -> None:
+    """Hand ids to the worker. If the broker is down the events stay pending and the sweeper
+    re-enqueues them, so a failure here is logged, never raised to the client."""
+    try:
+        normalize_events.delay(raw_ids)
+    except Exception:  # the broker's errors are many and transport-specific
+        log.warning("could not enqueue %d raw events; the sweeper will pick them up", len(raw_ids), exc_info=True)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from ingest import pipeline
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    autoretry_for=pipeline.TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=10,
+    acks_late=True,
+)
+def normalize_events(raw_event_ids: list[int]) -> int:
+    """Normalize these raw events. Events left pending by a final failure are swept later."""
+    return pipeline.normalize_raw_events(raw_event_ids)
+
+
+@shared_task
+def sweep_pending() -> int:
+    """Re-enqueue raw events still pending (run by beat)."""
+    ids = pipeline.sweep_pending()
+    size = settings.LINEAGE_NORMALIZE_BATCH
+    for start in range(0, len(ids), size):
+        normalize_events.delay(ids[start:start + size])
+    if ids:
+        log.info("swept %d pending raw events", len(ids))
+    return len(ids)
