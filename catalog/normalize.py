@@ -159,6 +159,7 @@ class _Batch:
         self.run_edges: dict[tuple[str, tuple[str, str], str], list[str]] = defaultdict(list)
         # JobEvents declare lineage without a run: edges straight from the job's workload.
         self.static_edges: dict[tuple[str, tuple[str, str], str], list[str]] = defaultdict(list)
+        self.run_candidates: dict[str, list[tuple]] = defaultdict(list)
 
     def add(self, item: EventInput) -> None:
         event, cloud = item.event, item.cloud
@@ -172,7 +173,7 @@ class _Batch:
         else:
             self._add_job_event(event, cloud, stamp, event_time, times)
 
-    def _add_workload(self, rank: str, ext_id: str, updates: dict, cloud: Cloud, stamp: str, times: dict) -> None:
+    def _add_workload(self, ext_id: str, updates: dict, cloud: Cloud, stamp: str, times: dict) -> None:
         contrib = self.workloads[ext_id]
         contrib.seed.setdefault("cloud", cloud)
         contrib.seed.setdefault("kind", updates.get("kind", "job"))
@@ -190,7 +191,9 @@ class _Batch:
         code = (job.get("facets") or {}).get("sourceCodeLocation")
         if isinstance(code, dict):
             wl_updates = {**wl_updates, "code_location": code}
-        self._add_workload(rank, ext_id, wl_updates, cloud, stamp, times)
+        # Which workload the run belongs to is decided once the whole batch and the stored run are
+        # known (see _decide_workloads); until then this is one candidate.
+        self.run_candidates[run_id].append((f"{rank}|{stamp}", ext_id, wl_updates, stamp, cloud, times))
         self.jobs[job_key].add(stamp, {**_job_updates(job), **times}, _TIMES)
 
         facets = run.get("facets") or {}
@@ -201,7 +204,6 @@ class _Batch:
         contrib = self.runs[run_id]
         contrib.seed.setdefault("job_key", job_key)
         contrib.add(stamp, run_updates, _TIMES)
-        contrib.add(f"{rank}|{stamp}", {"workload": ext_id})
         event_type = event.get("eventType") or ""
         if event_type and event_type != "OTHER":
             # Terminal states outrank non-terminal ones whatever the order events arrive in.
@@ -224,7 +226,7 @@ class _Batch:
         self.jobs[job_key].add(stamp, {**_job_updates(job), **times}, _TIMES)
         ext_id = f"{job['namespace']}/{job['name']}"[:512]
         owner = _owner_from_job(job)
-        self._add_workload(_RANK_SELF, ext_id, {"kind": "job", "name": job["name"][:512], "derived": True,
+        self._add_workload(ext_id, {"kind": "job", "name": job["name"][:512], "derived": True,
                                                  **({"owner_email": owner} if owner else {})}, cloud, stamp, times)
         for direction, key in (("in", "inputs"), ("out", "outputs")):
             for ds in event.get(key) or []:
@@ -321,11 +323,34 @@ def _project_times(row: models.Model) -> None:
     row.updated_at = parse_time(row.attrs["last_event_at"])
 
 
+def _decide_workloads(org: Organization, batch: _Batch) -> None:
+    """Give each run of the batch its workload: the best-informed candidate among the stored run
+    and the batch's events. Only that workload receives the events' facts; events that guessed
+    another one still count towards its first and last event times."""
+    stored = {
+        str(r.run_id): r for r in Run.objects.filter(org=org, run_id__in=[uuid.UUID(k) for k in batch.run_candidates])
+        .only("run_id", "attrs", "stamps")
+    }
+    for run_id, candidates in batch.run_candidates.items():
+        rank_stamp, final = max((c[0], c[1]) for c in candidates)
+        old = stored.get(run_id)
+        if old is not None and old.stamps.get("workload", "") >= rank_stamp:
+            rank_stamp, final = old.stamps["workload"], old.attrs["workload"]
+        batch.runs[run_id].add(rank_stamp, {"workload": final})
+        for _, ext_id, updates, stamp, cloud, times in candidates:
+            batch._add_workload(final, updates if ext_id == final else {}, cloud, stamp, times)
+        if old is not None and old.attrs.get("workload") != final:
+            # The run moves: its earlier events' times move with it.
+            for key in ("first_event_at", "last_event_at"):
+                batch.workloads[final].add(old.stamps[key], {key: old.attrs[key]}, _TIMES)
+
+
 def apply_events(org: Organization, items: Iterable[EventInput]) -> None:
     """Normalize a batch of one organization's events. Call inside a transaction."""
     batch = _Batch(org)
     for item in items:
         batch.add(item)
+    _decide_workloads(org, batch)
 
     projects = _resolve_projects(org, batch)
 
@@ -337,7 +362,7 @@ def apply_events(org: Organization, items: Iterable[EventInput]) -> None:
         row.status = a.get("status", "")
         row.owner_email = a.get("owner_email", "")
         row.derived = bool(a.get("derived"))
-        row.project_id = projects.get((a.get("cloud_id"), a.get("project_public_id", "")))
+        row.project_id = projects(a.get("cloud_id"), a.get("project_public_id", ""))
 
     workloads = _upsert(
         Workload, scope={"org": org}, key_fields=("external_id",), contribs=batch.workloads,
@@ -379,8 +404,8 @@ def apply_events(org: Organization, items: Iterable[EventInput]) -> None:
             previous_workload[str(row.run_id)] = row.workload_id
             row.workload_id = new_workload
 
-    def new_run(run_id: str, c: _Contrib) -> Run:
-        ext = max((s, u["workload"]) for s, u, _ in c.items if "workload" in u)[1]
+    def new_run(run_id: uuid.UUID, c: _Contrib) -> Run:
+        ext = next(u["workload"] for _, u, _ in c.items if "workload" in u)
         return Run(org=org, run_id=run_id, job=jobs[c.seed["job_key"]], workload=workloads[ext],
                    created_at=_first_time(c), updated_at=_first_time(c))
 
@@ -399,7 +424,7 @@ def apply_events(org: Organization, items: Iterable[EventInput]) -> None:
         origin = a.get("origin") or {}
         row.cloud_id = origin.get("cloud_id")
         row.created_by = origin.get("created_by", "")
-        row.project_id = projects.get((origin.get("cloud_id"), origin.get("project_public_id", "")))
+        row.project_id = projects(origin.get("cloud_id"), origin.get("project_public_id", ""))
 
     assets = _upsert(
         Asset, scope={"org": org}, key_fields=("namespace", "name"), contribs=batch.assets,
@@ -417,23 +442,36 @@ def _stringify_run_keys(runs: dict[str, _Contrib]) -> dict[Any, _Contrib]:
     return {uuid.UUID(k): c for k, c in runs.items()}
 
 
-def _resolve_projects(org: Organization, batch: _Batch) -> dict[tuple[int, str], int]:
-    """Map (cloud pk, project public id) to project pks, registering projects workloads report."""
+def _resolve_projects(org: Organization, batch: _Batch) -> Callable[[int | None, str], int | None]:
+    """A lookup of (cloud pk, project public id) -> project pk, registering the projects this
+    batch's workloads report that are not known yet."""
     wanted: dict[str, Cloud] = {}
     for contrib in batch.workloads.values():
         for _, updates, _ in contrib.items:
             if updates.get("project_public_id"):
                 wanted.setdefault(updates["project_public_id"], contrib.seed["cloud"])
-    if not wanted:
-        return {}
-    existing = {p.public_id: p for p in Project.objects.filter(public_id__in=list(wanted))}
-    new = [Project(org=org, cloud=cloud, name=pid[:100], public_id=pid) for pid, cloud in wanted.items()
-           if pid not in existing]
-    if new:
-        Project.objects.bulk_create(new, ignore_conflicts=True)
-        existing = {p.public_id: p for p in Project.objects.filter(public_id__in=list(wanted))}
-    # Only a project of the workload's own org and cloud is linked (ingest refuses the others).
-    return {(p.cloud_id, pid): p.pk for pid, p in existing.items() if p.org_id == org.pk}
+    known: dict[tuple[int | None, str], int | None] = {}
+    if wanted:
+        Project.objects.bulk_create(
+            [Project(org=org, cloud=cloud, name=pid[:100], public_id=pid) for pid, cloud in sorted(wanted.items())],
+            ignore_conflicts=True,
+        )
+        # Only a project of the workload's own org is linked (ingest refuses the others).
+        for pk, cloud_id, pid in Project.objects.filter(org=org, public_id__in=list(wanted)).values_list(
+            "pk", "cloud_id", "public_id"
+        ):
+            known[(cloud_id, pid)] = pk
+
+    def lookup(cloud_id: int | None, public_id: str) -> int | None:
+        if not public_id or cloud_id is None:
+            return None
+        if (cloud_id, public_id) not in known:
+            known[(cloud_id, public_id)] = (
+                Project.objects.filter(org=org, cloud_id=cloud_id, public_id=public_id).values_list("pk", flat=True).first()
+            )
+        return known[(cloud_id, public_id)]
+
+    return lookup
 
 
 def _write_schemas(batch: _Batch, assets: dict) -> None:
