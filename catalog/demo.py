@@ -57,7 +57,13 @@ from requests import Response, Session
 
 from catalog.models import Asset, AssetKind, Workload
 from clouds.models import Cloud, IngestKey
-from clouds.services import create_cloud, create_ingest_key, create_project, grant_ownership, set_cloud_lineage
+from clouds.services import (
+    create_cloud,
+    create_ingest_key,
+    create_project,
+    grant_ownership,
+    set_cloud_lineage,
+)
 from ingest.models import RawEvent
 from orgs.models import Organization, Role
 from orgs.services import create_org, ensure_user, set_lineage_beta, set_membership
@@ -109,25 +115,25 @@ class WorkloadResources:
     nodes: int | None = attr.field(default=None)
     cpus: float | None = attr.field(default=None)
     gpus: float | None = attr.field(default=None)
-    gpuType: str | None = attr.field(default=None)  # noqa: N815
-    memoryBytes: int | None = attr.field(default=None)  # noqa: N815
+    gpuType: str | None = attr.field(default=None)
+    memoryBytes: int | None = attr.field(default=None)
 
 
 @attr.define
 class WorkloadRunFacet(RunFacet):
     """Run facet `workload`: the platform workload (Job, Service, Workspace) and its cluster."""
 
-    type: str  # noqa: A003
-    id: str  # noqa: A003
+    type: str
+    id: str
     name: str | None = attr.field(default=None)
-    projectId: str | None = attr.field(default=None)  # noqa: N815
-    ownerEmail: str | None = attr.field(default=None)  # noqa: N815
-    clusterId: str | None = attr.field(default=None)  # noqa: N815
-    clusterStartedAt: str | None = attr.field(default=None)  # noqa: N815
+    projectId: str | None = attr.field(default=None)
+    ownerEmail: str | None = attr.field(default=None)
+    clusterId: str | None = attr.field(default=None)
+    clusterStartedAt: str | None = attr.field(default=None)
     status: str | None = attr.field(default=None)
-    rayVersion: str | None = attr.field(default=None)  # noqa: N815
-    pythonVersion: str | None = attr.field(default=None)  # noqa: N815
-    osVersion: str | None = attr.field(default=None)  # noqa: N815
+    rayVersion: str | None = attr.field(default=None)
+    pythonVersion: str | None = attr.field(default=None)
+    osVersion: str | None = attr.field(default=None)
     resources: WorkloadResources | None = attr.field(default=None)
     image: str | None = attr.field(default=None)
 
@@ -136,14 +142,14 @@ class WorkloadRunFacet(RunFacet):
 class MlflowModelDatasetFacet(DatasetFacet):
     """Dataset facet `mlflowModel`: the dataset is an MLflow model, and which one."""
 
-    modelId: str | None = attr.field(default=None)  # noqa: N815
+    modelId: str | None = attr.field(default=None)
     flavor: str | None = attr.field(default=None)
-    runId: str | None = attr.field(default=None)  # noqa: N815
-    experimentId: str | None = attr.field(default=None)  # noqa: N815
-    artifactPath: str | None = attr.field(default=None)  # noqa: N815
-    modelUri: str | None = attr.field(default=None)  # noqa: N815
-    registeredName: str | None = attr.field(default=None)  # noqa: N815
-    registeredVersion: str | None = attr.field(default=None)  # noqa: N815
+    runId: str | None = attr.field(default=None)
+    experimentId: str | None = attr.field(default=None)
+    artifactPath: str | None = attr.field(default=None)
+    modelUri: str | None = attr.field(default=None)
+    registeredName: str | None = attr.field(default=None)
+    registeredVersion: str | None = attr.field(default=None)
 
 
 def _with_schema(facet: Any, url: str) -> Any:
@@ -629,7 +635,7 @@ def create_demo_keys(tenant: DemoTenant, now: datetime) -> dict[str, str]:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
