@@ -18,7 +18,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PRODUCTION = env_str("DJANGO_ENV", "development") == "production"
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
 
-_DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
+_DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
 if PRODUCTION and len(SECRET_KEY) < 50:
     raise EnvError("DJANGO_SECRET_KEY must be set to a random string of 50+ characters in production")

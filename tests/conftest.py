@@ -19,7 +19,13 @@ from django.test import Client, TestCase
 from django.utils import timezone
 
 from clouds.models import Cloud
-from clouds.services import create_cloud, create_ingest_key, create_project, grant_ownership, set_cloud_lineage
+from clouds.services import (
+    create_cloud,
+    create_ingest_key,
+    create_project,
+    grant_ownership,
+    set_cloud_lineage,
+)
 from orgs.models import Organization, Role
 from orgs.services import create_org, ensure_user, set_lineage_beta, set_membership
 

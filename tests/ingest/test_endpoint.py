@@ -8,8 +8,8 @@ import json
 import pytest
 from django.test import Client, override_settings
 
-from clouds.services import revoke_ingest_key
 from clouds.models import IngestKey
+from clouds.services import revoke_ingest_key
 from ingest.models import RawEvent, RawStatus
 from orgs.services import set_lineage_beta
 from tests.conftest import SHARED, post_event
