@@ -1,8 +1,29 @@
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
+
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog import demo
+
+# Per-event INFO lines (client set-up, one eager task per request) would bury the summary.
+_CHATTY = {"openlineage.client": logging.WARNING, "celery.app.trace": logging.WARNING}
+if not demo.broker_configured():
+    _CHATTY["kombu.connection"] = logging.ERROR  # "No hostname was supplied": eager mode has no broker
+
+
+@contextmanager
+def _quiet():
+    loggers = {logging.getLogger(name): level for name, level in _CHATTY.items()}
+    before = {lg: lg.level for lg in loggers}
+    for lg, level in loggers.items():
+        lg.setLevel(max(level, lg.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for lg, level in before.items():
+            lg.setLevel(level)
 
 
 class Command(BaseCommand):
@@ -19,7 +40,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *, public_url: str, **options):
-        result = demo.load_demo(public_url=public_url)
+        with _quiet():
+            result = demo.load_demo(public_url=public_url)
         out = self.stdout.write
         org = result.tenant.org
 
