@@ -45,7 +45,8 @@ class Command(BaseCommand):
         out = self.stdout.write
         org = result.tenant.org
 
-        out(self.style.MIGRATE_HEADING(f"Demo organization {org.slug!r} ({org.name}), lineage beta on"))
+        beta = "on" if org.lineage_beta_enabled else "off"
+        out(self.style.MIGRATE_HEADING(f"Demo organization {org.slug!r} ({org.name}), lineage beta {beta}"))
         for name, cloud in result.tenant.clouds.items():
             state = "on" if cloud.lineage_enabled else "off"
             out(f"  cloud {name} ({cloud.public_id}): lineage {state}")
