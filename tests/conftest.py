@@ -46,6 +46,27 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _eager_celery_outside_service_tests(request):
+    """The fast layer runs tasks in-process even when a broker is configured; only `services`
+    tests talk to a real broker and worker."""
+    from lineage_project.celery import app
+
+    if "services" in request.keywords:
+        yield
+        return
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness costs ~0.4 s per user created; the tests are not about it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @dataclass
 class Tenant:
     org: Organization
