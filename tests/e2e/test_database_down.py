@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.serde import Serde
 from openlineage.client.uuid import generate_new_uuid
 
 from ingest.models import RawEvent
@@ -56,8 +57,6 @@ def _event(org_slug: str, label: str, *, now: datetime) -> RunEvent:
 
 
 def _post(base: str, key: str, event: RunEvent) -> requests.Response:
-    from openlineage.client.serde import Serde
-
     return requests.post(f"{base}/api/v1/lineage", data=Serde.to_json(event), timeout=30,
                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
 
@@ -118,6 +117,9 @@ def test_ingest_answers_503_while_the_database_is_down_and_the_client_recovers(p
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json()["error"] == "service_unavailable"
     assert not _stored(org, lost.run.runId)
+    batch = requests.post(f"{base}/api/v1/lineage/batch", data=f"[{Serde.to_json(lost)}]", timeout=30,
+                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {tenant.key}"})
+    assert batch.status_code == 503 and batch.headers.get("Retry-After", "").isdigit(), (batch.status_code, batch.text[:500])
 
     # 3. The official client, default retry policy, emits while the database is down; the
     #    database comes back while it waits as Retry-After says.

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 
-from catalog.models import Asset, Run as CatalogRun, Workload, WorkloadAsset
+from catalog.models import Asset, Workload, WorkloadAsset
+from catalog.models import Run as CatalogRun
 from ingest import pipeline
 from ingest.models import RawEvent, RawStatus
 from ingest.tasks import normalize_events

@@ -123,7 +123,8 @@ def _catalog(org) -> dict:
 
 
 @pytest.mark.parametrize("compression", [None, "gzip"], ids=["plain", "gzip"])
-def test_pipeline_through_real_worker(live_server, processes, private_broker, tmp_path, compression):
+def test_pipeline_through_real_worker(private_broker, live_server, processes, tmp_path, compression):
+    # Fixture order matters: `processes` (the worker) is torn down before `private_broker` is flushed.
     tenant = make_tenant(f"pipe-{compression or 'plain'}")
     org, cloud = tenant.org, tenant.cloud
     toggled_on = LineageToggleChange.objects.filter(cloud=cloud, enabled=True).latest("changed_at").changed_at
