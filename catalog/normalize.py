@@ -23,6 +23,7 @@ from django.db import models
 from django.db.models import Max, Min
 
 from catalog import naming
+from catalog.bulk import update_rows
 from catalog.merge import merge_into, stamp_for
 from catalog.models import (
     TERMINAL_STATES,
@@ -300,7 +301,8 @@ def _upsert(
                 out[key] = row
         return out
 
-    missing = [k for k in keys if k not in fetch(lock=False)]
+    present = fetch(lock=False)
+    missing = [k for k in keys if k not in present]
     if missing:
         model.objects.bulk_create([new_row(k, contribs[k]) for k in missing], ignore_conflicts=True)
     rows = fetch(lock=True)
@@ -309,8 +311,7 @@ def _upsert(
         if _merge_contrib(row, contribs[key]):
             project(row)
             changed.append(row)
-    if changed:
-        model.objects.bulk_update(changed, ["attrs", "stamps", *update_fields])
+    update_rows(model, changed, ["attrs", "stamps", *update_fields])
     return rows
 
 
@@ -493,8 +494,7 @@ def _write_schemas(batch: _Batch, assets: dict) -> None:
         if seen and parse_time(seen[1]) < sv.first_seen_at:
             sv.first_seen_at = parse_time(seen[1])
             later.append(sv)
-    if later:
-        SchemaVersion.objects.bulk_update(later, ["first_seen_at"])
+    update_rows(SchemaVersion, later, ["first_seen_at"])
 
 
 def _upsert_edges(model, org, scope_field: str, edges: dict[tuple[int, int, str], tuple[datetime, datetime]]) -> None:
@@ -516,8 +516,7 @@ def _upsert_edges(model, org, scope_field: str, edges: dict[tuple[int, int, str]
             row.first_seen_at = min(row.first_seen_at, seen[0])
             row.last_seen_at = max(row.last_seen_at, seen[1])
             changed.append(row)
-    if changed:
-        model.objects.bulk_update(changed, ["first_seen_at", "last_seen_at"])
+    update_rows(model, changed, ["first_seen_at", "last_seen_at"])
 
 
 def _write_edges(org, batch: _Batch, runs: dict, assets: dict, workloads: dict, moved: dict[str, int]) -> None:

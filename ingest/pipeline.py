@@ -12,7 +12,9 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.utils import timezone
 
 from catalog.normalize import EventInput, apply_events
+from clouds.models import Cloud
 from ingest.models import RawEvent, RawStatus
+from orgs.models import Organization
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +39,23 @@ def normalize_raw_events(raw_ids: Iterable[int]) -> int:
     return done
 
 
+def _claim(ids: list[int], room: int) -> list[RawEvent]:
+    """Lock the given pending rows, and fill the batch up to `room` with other pending rows.
+
+    Single-event requests enqueue one id each; under load, whichever task runs first takes the
+    backlog in one batch and the tasks behind it find their rows done. Rows another worker holds
+    are skipped (it will finish them); a worker that dies rolls back and leaves its rows pending.
+    """
+    pending = RawEvent.objects.select_for_update(skip_locked=True).filter(status=RawStatus.PENDING)
+    raws = list(pending.filter(id__in=ids).order_by("id"))
+    if raws and len(raws) < room:
+        raws += list(pending.exclude(id__in=[r.id for r in raws]).order_by("id")[: room - len(raws)])
+    return raws
+
+
 def _normalize_chunk(ids: list[int]) -> int:
     with transaction.atomic():
-        # Claim: rows another worker holds are skipped (it will finish them); processed rows are
-        # not pending any more. A worker that dies rolls back and leaves its rows pending.
-        raws = list(
-            RawEvent.objects.select_for_update(skip_locked=True)
-            .filter(id__in=ids, status=RawStatus.PENDING)
-            .select_related("cloud", "org")
-            .order_by("id")
-        )
+        raws = _claim(ids, settings.LINEAGE_NORMALIZE_BATCH)
         if not raws:
             return 0
         try:
@@ -73,11 +82,16 @@ def _normalize_chunk(ids: list[int]) -> int:
 
 
 def _apply(raws: list[RawEvent]) -> None:
-    by_org = defaultdict(list)
+    # Orgs and clouds are read separately: joining them into the claim would lock their rows too.
+    orgs = {o.pk: o for o in Organization.objects.filter(pk__in={r.org_id for r in raws})}
+    clouds = {c.pk: c for c in Cloud.objects.filter(pk__in={r.cloud_id for r in raws})}
+    by_org: dict[int, list[EventInput]] = defaultdict(list)
     for raw in raws:
-        by_org[raw.org].append(EventInput(event=json.loads(raw.body), cloud=raw.cloud, content_hash=raw.content_hash))
-    for org, items in by_org.items():
-        apply_events(org, items)
+        by_org[raw.org_id].append(
+            EventInput(event=json.loads(raw.body), cloud=clouds[raw.cloud_id], content_hash=raw.content_hash)
+        )
+    for org_id, items in by_org.items():
+        apply_events(orgs[org_id], items)
 
 
 def _isolate(raws: list[RawEvent]) -> dict[int, str]:

@@ -23,10 +23,9 @@ def store_pending(tenant, events):
     """Accept events while the worker is 'down': they are stored, nothing normalizes them."""
     from django.db import transaction
 
+    from clouds.models import IngestKey
     from ingest.contract import parse_event
     from ingest.services import accept_events
-
-    from clouds.models import IngestKey
 
     key = IngestKey.objects.get(cloud=tenant.cloud)
     with transaction.atomic():  # on_commit hooks of an outer test transaction never fire
