@@ -11,7 +11,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install run serve demo test test-services test-embedded services worker beat lint clean
+.PHONY: install browser run test test-services test-embedded services worker beat lint clean
 
 install: $(STAMP)
 
@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download is
+# not reachable here). Installed once; needs root, as on this project's machines.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_demo
@@ -29,12 +34,12 @@ run: install
 test: test-services test-embedded
 
 # Real PostgreSQL, Redis and Celery worker processes. Fails (never skips) if a service is missing.
-test-services: install services
+test-services: install browser services
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) LINEAGE_REQUIRE_SERVICES=1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 # Embedded defaults: SQLite and eager Celery; the tests that need real services are deselected.
-test-embedded: install
+test-embedded: install browser
 	env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL $(BIN)/pytest -m "not services" $(PYTEST_ARGS)
 
 # Start PostgreSQL and Redis if they are installed but stopped (as on this project's machines).

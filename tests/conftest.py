@@ -128,3 +128,55 @@ def post_event(client: Client, key: str, event, *, path: str = "/api/v1/lineage"
     body = event if isinstance(event, bytes | str) else json.dumps(event)
     with TestCase.captureOnCommitCallbacks(execute=True):
         return client.post(path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}", **extra)
+
+
+# --- Browser ---------------------------------------------------------------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (`make browser` installs it)."""
+    # Playwright's sync API runs an event loop in this thread; the ORM calls tests make around it
+    # are still synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page_as(chromium, live_server):
+    """page_as(user) -> a Playwright page signed in as that user through the real login form."""
+    contexts = []
+
+    def open_page(user=None):
+        context = chromium.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        if user is not None:
+            page.goto("/accounts/login/")
+            page.fill("#id_username", user.get_username())
+            page.fill("#id_password", "pw-not-secret-123")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ (CI keeps the folder)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
