@@ -137,5 +137,7 @@ def enqueue(raw_ids: list[int]) -> None:
     re-enqueues them, so a failure here is logged, never raised to the client."""
     try:
         normalize_events.delay(raw_ids)
-    except Exception:  # the broker's errors are many and transport-specific
-        log.warning("could not enqueue %d raw events; the sweeper will pick them up", len(raw_ids), exc_info=True)
+    except Exception as exc:  # the broker's errors are many and transport-specific
+        # One line per request: during a broker outage every request lands here.
+        log.warning("could not enqueue %d raw events (%s: %s); the sweeper will pick them up",
+                    len(raw_ids), type(exc).__name__, exc)

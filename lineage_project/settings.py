@@ -95,9 +95,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
 else:
-    # Fail fast when PostgreSQL is unreachable so ingest can answer 503 quickly.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
-        "DATABASE_CONNECT_TIMEOUT", 3, minimum=1
+    # Fail fast when PostgreSQL is unreachable so ingest can answer 503 quickly. connect_timeout
+    # covers new connections; keepalives and tcp_user_timeout cover a persistent connection whose
+    # peer vanished without a reset (failover, partition), where the health check's SELECT 1
+    # would otherwise wait for the kernel's retransmission timeout (minutes).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        connect_timeout=env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1),
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=5,
+        keepalives_count=3,
+        tcp_user_timeout=env_int("DATABASE_TCP_USER_TIMEOUT_MS", 10_000, minimum=1000),
     )
     # The test database name is fixed so a Celery worker subprocess started by the tests can
     # be pointed at it.
