@@ -35,16 +35,24 @@ class RawEvent(models.Model):
     error = models.TextField(blank=True)
     enqueued_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Position and hash in the organization's tamper-evident chain (ingest.chain), set when the
+    # chain is sealed, after the request: ingest never waits on the chain.
+    chain_seq = models.BigIntegerField(null=True, blank=True)
+    chain_hash = models.CharField(max_length=64, blank=True)
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["org", "content_hash"], name="rawevent_unique_org_hash")]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "content_hash"], name="rawevent_unique_org_hash"),
+            models.UniqueConstraint(fields=["org", "chain_seq"], name="rawevent_unique_org_seq"),
+        ]
         indexes = [
             # The sweeper's query: only pending rows, which are few, are indexed.
             models.Index(fields=["enqueued_at"], name="rawevent_pending",
                          condition=models.Q(status="pending")),
             models.Index(fields=["org", "run_id"], name="rawevent_org_run"),
+            models.Index(fields=["org", "id"], name="rawevent_unsealed", condition=models.Q(chain_seq__isnull=True)),
         ]
 
     def __str__(self) -> str:
@@ -71,3 +79,21 @@ class DropCount(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cloud", "day"], name="dropcount_unique")]
+
+
+class ChainSeal(models.Model):
+    """The head of an organization's chain each time it was extended: sequence number, hash, time.
+
+    The latest row is the head sealing continues from; earlier rows let anyone check that an
+    export's chain ends where the service said it did at that time.
+    """
+
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="chain_seals")
+    seq = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    events = models.PositiveIntegerField(help_text="Events sealed in this step.")
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-seq"]
+        constraints = [models.UniqueConstraint(fields=["org", "seq"], name="chainseal_unique_org_seq")]

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from ingest import pipeline
+from ingest import pipeline, sealing
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
     acks_late=True,
 )
 def normalize_events(raw_event_ids: list[int]) -> int:
-    """Normalize these raw events. Events left pending by a final failure are swept later."""
-    return pipeline.normalize_raw_events(raw_event_ids)
+    """Normalize these raw events, then extend the chain. Events left pending by a final failure
+    are swept later; events a busy sealer skipped are sealed by the periodic task."""
+    done = pipeline.normalize_raw_events(raw_event_ids)
+    sealing.seal_all(wait=False)
+    return done
 
 
 @shared_task
@@ -32,3 +35,9 @@ def sweep_pending() -> int:
     if ids:
         log.info("swept %d pending raw events", len(ids))
     return len(ids)
+
+
+@shared_task
+def seal_chains() -> int:
+    """Extend every organization's tamper-evident chain (run by beat)."""
+    return sealing.seal_all()
