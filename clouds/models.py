@@ -4,6 +4,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from clouds.keys import new_public_id
 from orgs.models import Organization
@@ -16,6 +18,20 @@ class TenantQuerySet(models.QuerySet):
         return self.filter(org=org)
 
 
+class CloudQuerySet(TenantQuerySet):
+    def with_lineage_state(self) -> CloudQuerySet:
+        """Annotate `lineage_on`, the toggle's current state, in the same query (lists show it per cloud)."""
+        latest = (
+            LineageToggleChange.objects.filter(cloud=OuterRef("pk")).order_by("-changed_at", "-id").values("enabled")[:1]
+        )
+        return self.annotate(lineage_on=Coalesce(Subquery(latest), Value(False)))
+
+    def owned_by(self, user) -> CloudQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owners__user=user)
+
+
 class Cloud(models.Model):
     """A cloud (account/region deployment) of an organization where workloads run."""
 
@@ -25,7 +41,7 @@ class Cloud(models.Model):
                                  help_text="Id workloads report (cloudId) and shared-storage URIs use.")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects = CloudQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

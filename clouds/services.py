@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from clouds.keys import hash_key, looks_like_key, new_key
 from clouds.models import Cloud, CloudOwner, IngestKey, LineageToggleChange, Project
-from orgs.models import Organization
-from orgs.services import SYSTEM_ACTOR, record
+from orgs.models import Membership, Organization
+from orgs.services import SYSTEM_ACTOR, GovernanceError, record
 
 # last_used_at is written at most this often per key, so ingest does not turn every request
 # into an extra UPDATE of the same row.
@@ -46,13 +46,36 @@ def create_project(*, cloud: Cloud, name: str, public_id: str = "", actor=SYSTEM
 
 
 def grant_ownership(*, cloud: Cloud, user, actor=SYSTEM_ACTOR, request_id: str = "") -> bool:
+    """Make a member of the cloud's organization one of its owners. Returns whether they were not already."""
     with transaction.atomic():
+        if not Membership.objects.filter(org_id=cloud.org_id, user=user).exists():
+            raise GovernanceError(f"{user.get_username()} is not a member of the organization; add them first.")
         _, created = CloudOwner.objects.get_or_create(cloud=cloud, user=user)
         if created:
             record(org=cloud.org, actor=actor, action="cloud.owner_grant", target_type="cloud", target_id=cloud.pk,
                    target_label=cloud.name, cloud_id=cloud.pk, after={"owner": user.get_username()},
                    request_id=request_id)
     return created
+
+
+def revoke_ownership(*, cloud: Cloud, user, actor=SYSTEM_ACTOR, request_id: str = "") -> bool:
+    """Remove one owner of a cloud. Returns whether they were one. A cloud may be left without owners:
+    its toggle then stays as it is until an org admin grants ownership again."""
+    with transaction.atomic():
+        deleted, _ = CloudOwner.objects.filter(cloud=cloud, user=user).delete()
+        if deleted:
+            record(org=cloud.org, actor=actor, action="cloud.owner_revoke", target_type="cloud", target_id=cloud.pk,
+                   target_label=cloud.name, cloud_id=cloud.pk, before={"owner": user.get_username()},
+                   request_id=request_id)
+    return bool(deleted)
+
+
+def revoke_ownerships_in_org(*, org: Organization, user, actor=SYSTEM_ACTOR, request_id: str = "") -> int:
+    """Remove the user as owner of every cloud of the organization (they are leaving it)."""
+    clouds = list(Cloud.objects.in_org(org).owned_by(user))
+    for cloud in clouds:
+        revoke_ownership(cloud=cloud, user=user, actor=actor, request_id=request_id)
+    return len(clouds)
 
 
 def is_owner(user, cloud: Cloud) -> bool:

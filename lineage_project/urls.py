@@ -25,6 +25,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("catalog.urls")),
     path("o/<slug:org_slug>/", include("orgs.urls")),
     path("o/<slug:org_slug>/clouds/", include("clouds.urls")),
+    path("", include("orgs.site_urls")),  # /staff/orgs/, /account/token/, /api/v1/orgs/
     # API
     path("api/v1/o/<slug:org_slug>/", include("catalog.api.urls")),
     path("api/v1/o/<slug:org_slug>/", include("orgs.api.urls")),

@@ -46,11 +46,20 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "Auditor"
 
 
+class MembershipQuerySet(models.QuerySet):
+    def in_org(self, org: Organization) -> MembershipQuerySet:
+        return self.filter(org=org)
+
+
 class Membership(models.Model):
+    """A user's role in one organization (a user may belong to several)."""
+
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "user"], name="membership_unique_org_user")]
@@ -83,6 +92,11 @@ def require_role(user, org: Organization, *roles: str) -> None:
 
 
 class AuditEntryQuerySet(models.QuerySet):
+    def in_org(self, org: Organization) -> AuditEntryQuerySet:
+        """The one scoping entry point for reading an organization's log (platform-level entries,
+        org=None, such as outsiders' denied attempts, are only in the Django admin)."""
+        return self.filter(org=org)
+
     def update(self, **kwargs):
         raise PermissionError("Audit entries are append-only")
 
@@ -98,8 +112,10 @@ class AuditEntry(models.Model):
     """
 
     org = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # Kept as text too, so the entry still says who acted after the user is deleted.
+    # PROTECT, not SET_NULL: nulling the actor would rewrite history (and the PostgreSQL trigger
+    # refuses the UPDATE anyway). Someone who acted is deactivated (is_active=False), not deleted.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Kept as text too, so the entry reads the same whatever happens to the account.
     actor_label = models.CharField(max_length=254)
     action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64)

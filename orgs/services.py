@@ -12,6 +12,11 @@ from orgs.models import AuditEntry, Membership, Organization, Role
 SYSTEM_ACTOR = "system"
 
 
+class GovernanceError(ValueError):
+    """A change the rules refuse whoever asks (the last org admin leaving, a duplicate member).
+    Pages show the message; the API answers 400 with it."""
+
+
 def record(
     *,
     org: Organization | None,
@@ -88,6 +93,106 @@ def set_membership(*, org: Organization, user, role: str, actor=SYSTEM_ACTOR, re
         record(org=org, actor=actor, action="membership.set", target_type="user", target_id=user.pk,
                target_label=user.get_username(), before=before, after={"role": role}, request_id=request_id)
     return membership
+
+
+def add_member(*, org: Organization, email: str, role: str, password: str | None = None, actor,
+               request_id: str = "") -> tuple[Membership, bool]:
+    """Add a user to the organization by email, creating the account if there is none.
+
+    Returns (membership, account_created). An existing account's password is never set here: the
+    account may belong to other organizations too, and an org admin must not be able to take it
+    over. A new account without a password cannot sign in until platform staff set one.
+    """
+    User = get_user_model()
+    email = email.strip()
+    with transaction.atomic():
+        user = User.objects.filter(username__iexact=email).first()
+        created = user is None
+        if created:
+            user = User(username=email, email=email)
+            if password:
+                user.set_password(password)
+            else:
+                user.set_unusable_password()
+            user.save()
+            record(org=org, actor=actor, action="user.create", target_type="user", target_id=user.pk,
+                   target_label=email, request_id=request_id)
+        elif password:
+            raise GovernanceError(f"{email} already has an account; add them without a password.")
+        elif Membership.objects.filter(org=org, user=user).exists():
+            raise GovernanceError(f"{email} is already a member; change their role instead.")
+        membership = set_membership(org=org, user=user, role=role, actor=actor, request_id=request_id)
+    return membership, created
+
+
+def _keep_an_admin(membership: Membership) -> None:
+    """Refuse to leave the organization without an org admin (nobody could manage it then)."""
+    # Lock every admin row of the org so two admins demoting each other cannot both succeed.
+    admins = list(
+        Membership.objects.select_for_update().filter(org_id=membership.org_id, role=Role.ADMIN).values_list("pk", flat=True)
+    )
+    if admins == [membership.pk]:
+        raise GovernanceError(
+            f"{membership.user.get_username()} is the organization's only org admin; make someone else org admin first."
+        )
+
+
+def change_role(*, membership: Membership, role: str, actor, request_id: str = "") -> bool:
+    """Change a member's role. Returns whether anything changed (idempotent)."""
+    if role not in Role.values:
+        raise GovernanceError(f"unknown role {role!r}; choose one of {', '.join(Role.values)}")
+    with transaction.atomic():
+        current = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        if current.role == role:
+            return False
+        if current.role == Role.ADMIN:
+            _keep_an_admin(current)
+        set_membership(org=current.org, user=current.user, role=role, actor=actor, request_id=request_id)
+    return True
+
+
+def remove_member(*, membership: Membership, actor, request_id: str = "") -> None:
+    """Remove a member, and with them their ownership of the org's clouds (were they added back
+    later, they should not silently own clouds again)."""
+    # clouds depends on orgs, so its services are imported here rather than at module level.
+    from clouds.services import revoke_ownerships_in_org
+
+    with transaction.atomic():
+        current = Membership.objects.select_for_update().select_related("user", "org").get(pk=membership.pk)
+        if current.role == Role.ADMIN:
+            _keep_an_admin(current)
+        revoke_ownerships_in_org(org=current.org, user=current.user, actor=actor, request_id=request_id)
+        current.delete()
+        record(org=current.org, actor=actor, action="membership.remove", target_type="user",
+               target_id=current.user_id, target_label=current.user.get_username(), before={"role": current.role},
+               request_id=request_id)
+
+
+def create_api_token(*, user, request_id: str = "") -> str:
+    """Create the user's personal API token (DRF TokenAuthentication) and return it, once."""
+    from rest_framework.authtoken.models import Token
+
+    with transaction.atomic():
+        if Token.objects.filter(user=user).exists():
+            raise GovernanceError("You already have an API token; revoke it first to create a new one.")
+        token = Token.objects.create(user=user)
+        record(org=None, actor=user, action="api_token.create", target_type="user", target_id=user.pk,
+               target_label=user.get_username(), after={"prefix": token.key[:6]}, request_id=request_id)
+    return token.key
+
+
+def revoke_api_token(*, user, request_id: str = "") -> bool:
+    from rest_framework.authtoken.models import Token
+
+    with transaction.atomic():
+        token = Token.objects.filter(user=user).first()
+        if token is None:
+            return False
+        prefix = token.key[:6]
+        token.delete()
+        record(org=None, actor=user, action="api_token.revoke", target_type="user", target_id=user.pk,
+               target_label=user.get_username(), before={"prefix": prefix}, request_id=request_id)
+    return True
 
 
 def ensure_user(*, email: str, password: str | None = None, is_staff: bool = False):
