@@ -1,52 +1,136 @@
-"""FilterSets shared by the read API (and, later, the HTML list pages)."""
+"""FilterSets shared by the HTML list pages and the read API: one per list, so a bookmarked page URL
+and an API query with the same parameters select the same rows.
+
+Every FilterSet takes the organization (`org=`): the cloud and project choices are that org's
+only, so a dropdown never lists another tenant's clouds and another org's cloud id is refused as
+an invalid choice rather than silently ignored.
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 import django_filters as filters
-from django.db.models import Q
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
 
-from catalog.models import Asset, Run, Workload
+from catalog.models import Asset, Direction, Run, Workload, WorkloadAsset, WorkloadKind
+from clouds.models import Cloud, Project
+from orgs.models import Organization
+
+SORTS = (("name", "Name (A-Z)"), ("-name", "Name (Z-A)"), ("created_at", "Oldest first"), ("-created_at", "Newest first"))
 
 
-class _CreatedFilters(filters.FilterSet):
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    cloud = filters.NumberFilter(field_name="cloud_id")
-    project = filters.NumberFilter(field_name="project_id")
+class DateOrDateTimeField(forms.DateTimeField):
+    """Accepts an ISO date (`2026-11-01`, what `<input type=date>` sends) or an ISO date-time.
+    Remembers which, so a bare date can mean the whole day."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                day = date.fromisoformat(value.strip())
+            except ValueError:
+                raise forms.ValidationError("Enter a date (YYYY-MM-DD) or an ISO date-time.", code="invalid") from None
+            return _DayStart.of(day)
+        return super().to_python(value)
 
 
-class AssetFilterSet(_CreatedFilters):
-    q = filters.CharFilter(method="search", label="Name contains")
-    type = filters.CharFilter(field_name="dataset_type", lookup_expr="iexact")
-    created_by = filters.CharFilter(method="by_creator", label="Created by (email, or 'me')")
+class _DayStart(datetime):
+    """Midnight (UTC) of a date given without a time."""
+
+    @classmethod
+    def of(cls, day: date) -> _DayStart:
+        start = timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+        return cls(start.year, start.month, start.day, tzinfo=start.tzinfo)
+
+
+class CreatedFilter(filters.Filter):
+    """created_at bound. `created_before=<date>` includes that whole day; a date-time is exact."""
+
+    field_class = DateOrDateTimeField
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        if isinstance(value, _DayStart) and self.lookup_expr == "lt":
+            value = value + timedelta(days=1)
+        return qs.filter(**{f"created_at__{self.lookup_expr}": value})
+
+
+class CatalogFilterSet(filters.FilterSet):
+    """What every catalog list filters on: creator (an email or `me`), cloud, project, created range."""
+
+    created_by = filters.CharFilter(method="by_creator", label="Created by",
+                                    help_text="An email address, or `me`.")
+    cloud = filters.ModelChoiceFilter(queryset=Cloud.objects.none(), label="Cloud")
+    project = filters.ModelChoiceFilter(queryset=Project.objects.none(), label="Project")
+    created_after = CreatedFilter(lookup_expr="gte", label="Created from",
+                                  help_text="ISO date (inclusive) or date-time.")
+    created_before = CreatedFilter(lookup_expr="lt", label="Created until",
+                                   help_text="ISO date (that whole day included) or date-time (exclusive).")
+    sort = filters.ChoiceFilter(choices=SORTS, method="sort_by", label="Sort", empty_label="Newest first")
+
+    creator_field = "created_by"
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None, org: Organization | None = None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        self.org = org
+        # Scoped choices: built per request, never from another org.
+        self.filters["cloud"].queryset = Cloud.objects.in_org(org) if org else Cloud.objects.none()
+        self.filters["project"].queryset = (
+            Project.objects.in_org(org).select_related("cloud") if org else Project.objects.none()
+        )
+
+    def by_creator(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value.strip().lower() == "me":
+            value = getattr(self.request.user, "email", "") if self.request else ""
+        # iexact compiles to UPPER(col) = UPPER(%s); the models index UPPER(col) for it.
+        return queryset.filter(**{f"{self.creator_field}__iexact": value.strip()})
+
+    def sort_by(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # A unique tie-breaker keeps pages stable when many rows share a name or a time.
+        tie = "-id" if value.startswith("-") else "id"
+        return queryset.order_by(value, tie)
+
+
+class AssetFilterSet(CatalogFilterSet):
+    """Datasets and models."""
+
+    q = filters.CharFilter(field_name="uri", lookup_expr="icontains", label="Name or URI contains")
+    type = filters.CharFilter(field_name="dataset_type", lookup_expr="iexact", label="Type")
+    read_by = filters.NumberFilter(method="by_workload_edge", label="Read by workload (id)")
+    written_by = filters.NumberFilter(method="by_workload_edge", label="Written by workload (id)")
 
     class Meta:
         model = Asset
-        fields = ["q", "type", "created_by", "cloud", "project", "created_after", "created_before"]
+        fields = ["q", "type", "created_by", "cloud", "project", "created_after", "created_before",
+                  "read_by", "written_by", "sort"]
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(namespace__icontains=value))
-
-    def by_creator(self, queryset, name, value):
-        if value == "me":
-            value = getattr(self.request.user, "email", "") or ""
-        return queryset.filter(created_by__iexact=value)
+    def by_workload_edge(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        direction = Direction.INPUT if name == "read_by" else Direction.OUTPUT
+        edges = WorkloadAsset.objects.filter(workload_id=value, direction=direction)
+        return queryset.filter(pk__in=edges.values("asset_id"))
 
 
-class WorkloadFilterSet(_CreatedFilters):
-    q = filters.CharFilter(field_name="name", lookup_expr="icontains")
-    type = filters.CharFilter(field_name="kind")
-    status = filters.CharFilter(field_name="status", lookup_expr="iexact")
-    created_by = filters.CharFilter(method="by_creator")
+class WorkloadFilterSet(CatalogFilterSet):
+    q = filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+    type = filters.ChoiceFilter(field_name="kind", choices=WorkloadKind.choices, label="Type", empty_label="Any type")
+    status = filters.CharFilter(field_name="status", lookup_expr="iexact", label="Status")
+    reads = filters.NumberFilter(method="by_asset_edge", label="Reads asset (id)")
+    writes = filters.NumberFilter(method="by_asset_edge", label="Writes asset (id)")
+
+    creator_field = "owner_email"
 
     class Meta:
         model = Workload
-        fields = ["q", "type", "status", "created_by", "cloud", "project", "created_after", "created_before"]
+        fields = ["q", "type", "status", "created_by", "cloud", "project", "created_after", "created_before",
+                  "reads", "writes", "sort"]
 
-    def by_creator(self, queryset, name, value):
-        if value == "me":
-            value = getattr(self.request.user, "email", "") or ""
-        return queryset.filter(owner_email__iexact=value)
+    def by_asset_edge(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        direction = Direction.INPUT if name == "reads" else Direction.OUTPUT
+        edges = WorkloadAsset.objects.filter(asset_id=value, direction=direction)
+        return queryset.filter(pk__in=edges.values("workload_id"))
 
 
 class RunFilterSet(filters.FilterSet):
@@ -56,3 +140,7 @@ class RunFilterSet(filters.FilterSet):
     class Meta:
         model = Run
         fields = ["workload", "state"]
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None, org: Organization | None = None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        self.org = org

@@ -8,6 +8,8 @@ columns shown in lists and used by filters are projections of `attrs`, refreshed
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 
 from clouds.models import Cloud, Project, TenantQuerySet
 from orgs.models import Organization
@@ -55,6 +57,9 @@ class Workload(MergedFacts, models.Model):
             models.Index(fields=["org", "-created_at"], name="workload_org_created"),
             models.Index(fields=["org", "kind", "-created_at"], name="workload_org_kind"),
             models.Index(fields=["org", "name"], name="workload_org_name"),
+            # "Created by me" newest first (the default view), and the status dropdown's values.
+            models.Index(F("org"), Upper("owner_email"), F("created_at").desc(), name="workload_org_owner_ci"),
+            models.Index(fields=["org", "status"], name="workload_org_status"),
         ]
 
     def __str__(self) -> str:
@@ -162,6 +167,12 @@ class Asset(MergedFacts, models.Model):
         indexes = [
             models.Index(fields=["org", "kind", "-created_at"], name="asset_org_kind_created"),
             models.Index(fields=["org", "kind", "created_by"], name="asset_org_kind_creator"),
+            # The list pages: sort by name; "created by me" (iexact compiles to UPPER(col) = UPPER(%s))
+            # newest first, the default view; type filter and the type dropdown's distinct values.
+            models.Index(fields=["org", "kind", "name"], name="asset_org_kind_name"),
+            models.Index(F("org"), F("kind"), Upper("created_by"), F("created_at").desc(), name="asset_org_kind_creator_ci"),
+            models.Index(F("org"), F("kind"), Upper("dataset_type"), F("created_at").desc(), name="asset_org_kind_type_ci"),
+            models.Index(fields=["org", "kind", "dataset_type"], name="asset_org_kind_type"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,367 @@
+"""Lineage queries over the workload <-> asset edge table: related items, the graph around a node,
+and impact analysis (everything downstream, or upstream, N hops away).
+
+Data flows workload --out--> asset --in--> workload. So, for an asset, upstream means the workloads
+that wrote it (edges `out`) and downstream the workloads that read it (edges `in`); for a workload,
+upstream means the assets it read and downstream the assets it wrote.
+
+Traversal is breadth-first, one indexed lookup per hop and node type (never a scan of the edge
+table): `(asset, direction, workload)` serves asset frontiers, the unique `(workload, asset,
+direction)` serves workload frontiers. Every walk is bounded three ways: a depth, a cap on nodes,
+and, for the graph, a cap on neighbours shown per node (the rest is reported as "N more" and can be
+paged with `offset`). A walk that hit any bound says so with `truncated`.
+
+Every query is scoped with `in_org`; a node of another organization is simply never reached.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.fields.json import KT
+from django.db.models.functions import RowNumber
+from django.http import Http404
+from django.urls import reverse
+
+from catalog.models import Asset, AssetKind, Direction, Workload, WorkloadAsset
+from orgs.models import Organization
+
+ASSET, WORKLOAD = "asset", "workload"
+UPSTREAM, DOWNSTREAM, BOTH = "upstream", "downstream", "both"
+DIRECTIONS = (UPSTREAM, DOWNSTREAM, BOTH)
+
+MAX_DEPTH = 10
+GRAPH_DEFAULT_LIMIT, GRAPH_MAX_LIMIT = 150, 500
+PER_NODE_DEFAULT, PER_NODE_MAX = 25, 200
+IMPACT_DEFAULT_LIMIT, IMPACT_MAX_LIMIT = 2_000, 10_000
+# One hop of an impact walk reads at most this many edges; more means the walk is truncated.
+IMPACT_EDGES_PER_HOP = 100_000
+# Keeps `IN (...)` lists well inside every backend's parameter limit.
+CHUNK = 500
+
+NodeType = Literal["asset", "workload"]
+NodeRef = tuple[str, int]
+
+
+def node_key(ref: NodeRef) -> str:
+    return f"{ref[0]}:{ref[1]}"
+
+
+def parse_node(value: str) -> NodeRef:
+    """`asset:12` or `workload:7` -> ("asset", 12); ValueError otherwise."""
+    kind, _, pk = (value or "").partition(":")
+    if kind not in (ASSET, WORKLOAD) or not pk.isdigit():
+        raise ValueError("node must look like asset:<id> or workload:<id>")
+    return kind, int(pk)
+
+
+# --- One hop ---------------------------------------------------------------------------------------
+
+# For a frontier node of a type, walking in a direction: which edge direction to follow, which
+# column holds the frontier node, and which holds (and what type is) the neighbour.
+_STEP = {
+    (ASSET, UPSTREAM): (Direction.OUTPUT, "asset_id", "workload_id", WORKLOAD),
+    (ASSET, DOWNSTREAM): (Direction.INPUT, "asset_id", "workload_id", WORKLOAD),
+    (WORKLOAD, UPSTREAM): (Direction.INPUT, "workload_id", "asset_id", ASSET),
+    (WORKLOAD, DOWNSTREAM): (Direction.OUTPUT, "workload_id", "asset_id", ASSET),
+}
+
+
+def _edges(org: Organization, as_of: datetime | None) -> QuerySet:
+    qs = WorkloadAsset.objects.in_org(org)
+    if as_of is not None:
+        # Lineage as it was known then: an edge exists from its first sighting on.
+        qs = qs.filter(first_seen_at__lte=as_of)
+    return qs
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+@dataclass
+class Hop:
+    """Neighbours found from a frontier in one direction."""
+
+    pairs: list[tuple[NodeRef, NodeRef, datetime]] = field(default_factory=list)  # (from, neighbour, first seen)
+    degree: dict[NodeRef, int] = field(default_factory=dict)  # all neighbours of each frontier node
+    capped: bool = False
+
+
+def one_hop(org: Organization, frontier: Iterable[NodeRef], direction: str, *, as_of: datetime | None = None,
+            per_node: int | None = None, offset: int = 0, max_rows: int | None = None) -> Hop:
+    """Neighbours of the frontier nodes in one direction (upstream or downstream).
+
+    With `per_node`, each node contributes at most that many neighbours (most recently seen
+    first, after skipping `offset`); `degree` still counts them all. With `max_rows`, the whole
+    hop reads at most that many edges.
+    """
+    hop = Hop()
+    by_type: dict[str, list[int]] = defaultdict(list)
+    for ref in frontier:
+        by_type[ref[0]].append(ref[1])
+    for node_type, ids in by_type.items():
+        edge_dir, own, other, other_type = _STEP[(node_type, direction)]
+        for chunk in _chunks(sorted(ids)):
+            qs = _edges(org, as_of).filter(**{f"{own}__in": chunk}, direction=edge_dir)
+            if per_node is None:
+                rows = qs.values_list(own, other, "first_seen_at").order_by()
+                if max_rows is not None:
+                    rows = rows[:max_rows + 1]
+                rows = list(rows)
+                if max_rows is not None and len(rows) > max_rows:
+                    rows, hop.capped = rows[:max_rows], True
+                for mine, theirs, seen in rows:
+                    hop.pairs.append(((node_type, mine), (other_type, theirs), seen))
+                continue
+            # Rank each node's neighbours (most recent first) and count them in the same pass;
+            # the query reads each frontier node's own edges only (bounded by its degree).
+            ranked = qs.annotate(
+                rank=Window(RowNumber(), partition_by=[F(own)], order_by=[F("last_seen_at").desc(), F("id").desc()]),
+                degree=Window(Count("id"), partition_by=[F(own)]),
+            ).filter(rank__gt=offset, rank__lte=offset + per_node).values_list(own, other, "first_seen_at", "degree")
+            for mine, theirs, seen, degree in ranked:
+                ref = (node_type, mine)
+                hop.pairs.append((ref, (other_type, theirs), seen))
+                hop.degree[ref] = degree
+    return hop
+
+
+def degree_counts(org: Organization, refs: Iterable[NodeRef], *, as_of: datetime | None = None) -> dict[NodeRef, dict]:
+    """{node: {"upstream": n, "downstream": m}}: how many neighbours each node has either way."""
+    counts: dict[NodeRef, dict] = {}
+    by_type: dict[str, list[int]] = defaultdict(list)
+    for ref in refs:
+        by_type[ref[0]].append(ref[1])
+        counts[ref] = {UPSTREAM: 0, DOWNSTREAM: 0}
+    for node_type, ids in by_type.items():
+        col = "asset_id" if node_type == ASSET else "workload_id"
+        for chunk in _chunks(sorted(ids)):
+            rows = (_edges(org, as_of).filter(**{f"{col}__in": chunk}).values_list(col, "direction")
+                    .annotate(n=Count("id")).order_by())
+            for pk, direction, n in rows:
+                up = (direction == Direction.OUTPUT) == (node_type == ASSET)
+                counts[(node_type, pk)][UPSTREAM if up else DOWNSTREAM] = n
+    return counts
+
+
+# --- Walks -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Walk:
+    focus: NodeRef
+    hops: dict[NodeRef, int]  # signed: upstream nodes negative, downstream positive
+    edges: dict[tuple[NodeRef, NodeRef], datetime]  # (source, target) in the direction data flows
+    truncated: bool = False
+
+
+def walk(org: Organization, focus: NodeRef, *, direction: str, depth: int, node_limit: int,
+         as_of: datetime | None = None, per_node: int | None = None, offset: int = 0,
+         edges_per_hop: int | None = None) -> Walk:
+    """Breadth-first from `focus`, upstream, downstream or both (each side walked on its own: `both`
+    is the union of the upstream and downstream lineage, not every undirected path)."""
+    result = Walk(focus=focus, hops={focus: 0}, edges={})
+    sides = (UPSTREAM, DOWNSTREAM) if direction == BOTH else (direction,)
+    for side in sides:
+        sign = -1 if side == UPSTREAM else 1
+        frontier = [focus]
+        seen_here = {focus}  # each side may revisit nodes the other side found (cycles)
+        for distance in range(1, depth + 1):
+            if not frontier:
+                break
+            hop = one_hop(org, frontier, side, as_of=as_of, per_node=per_node,
+                          offset=offset if distance == 1 else 0, max_rows=edges_per_hop)
+            result.truncated |= hop.capped
+            if per_node is not None:
+                shown = defaultdict(int)
+                for mine, _, _ in hop.pairs:
+                    shown[mine] += 1
+                skipped = (offset if distance == 1 else 0)
+                if any(hop.degree[ref] > skipped + n for ref, n in shown.items()):
+                    result.truncated = True
+            following = []
+            for mine, theirs, seen in hop.pairs:
+                if theirs not in result.hops:
+                    if len(result.hops) >= node_limit:
+                        result.truncated = True
+                        continue
+                    result.hops[theirs] = sign * distance
+                if theirs not in seen_here:
+                    seen_here.add(theirs)
+                    following.append(theirs)
+                key = (theirs, mine) if side == UPSTREAM else (mine, theirs)
+                result.edges[key] = seen
+            frontier = following
+    return result
+
+
+# --- Presenting nodes --------------------------------------------------------------------------------
+
+
+def asset_url(org: Organization, asset: Asset) -> str:
+    name = "catalog:model_detail" if asset.kind == AssetKind.MODEL else "catalog:dataset_detail"
+    return reverse(name, kwargs={"org_slug": org.slug, "pk": asset.pk})
+
+
+def workload_url(org: Organization, workload: Workload) -> str:
+    return reverse("catalog:workload_detail", kwargs={"org_slug": org.slug, "pk": workload.pk})
+
+
+ASSET_FIELDS = ("id", "kind", "name", "namespace", "uri", "dataset_type", "created_by", "created_at")
+WORKLOAD_FIELDS = ("id", "kind", "name", "external_id", "status", "owner_email", "created_at")
+
+
+def load_nodes(org: Organization, refs: Iterable[NodeRef]) -> dict[NodeRef, Asset | Workload]:
+    """The rows behind node refs, two queries at most (scoped: refs of another org are dropped)."""
+    ids: dict[str, list[int]] = defaultdict(list)
+    for kind, pk in refs:
+        ids[kind].append(pk)
+    rows: dict[NodeRef, Asset | Workload] = {}
+    for chunk in _chunks(sorted(ids[ASSET])):
+        assets = with_model_names(Asset.objects.in_org(org).filter(pk__in=chunk).only(*ASSET_FIELDS))
+        rows.update({(ASSET, a.pk): a for a in assets})
+    for chunk in _chunks(sorted(ids[WORKLOAD])):
+        rows.update({(WORKLOAD, w.pk): w
+                     for w in Workload.objects.in_org(org).filter(pk__in=chunk).only(*WORKLOAD_FIELDS)})
+    return rows
+
+
+def with_model_names(qs: QuerySet) -> QuerySet:
+    """Annotate the registered model name and version (from the mlflowModel facet) without loading attrs."""
+    return qs.annotate(registered_name=KT("attrs__facet:mlflowModel__registeredName"),
+                       registered_version=KT("attrs__facet:mlflowModel__registeredVersion"))
+
+
+def asset_label(asset: Asset) -> str:
+    """What to call an asset: a registered model by its name and version, else its name."""
+    if "registered_name" in asset.__dict__:
+        name, version = asset.registered_name, asset.registered_version
+    else:
+        facet = asset.facets.get("mlflowModel") if "attrs" in asset.__dict__ else None
+        facet = facet if isinstance(facet, dict) else {}
+        name, version = facet.get("registeredName"), facet.get("registeredVersion")
+    if asset.kind == AssetKind.MODEL and isinstance(name, str) and name:
+        return f"{name} v{version}" if version not in (None, "") else name
+    return asset.name
+
+
+def node_payload(org: Organization, ref: NodeRef, row: Asset | Workload) -> dict:
+    if ref[0] == ASSET:
+        return {"id": node_key(ref), "type": ASSET, "kind": row.kind, "name": row.name, "label": asset_label(row),
+                "uri": row.uri,
+                "subtitle": row.dataset_type, "created_by": row.created_by, "created_at": row.created_at,
+                "url": asset_url(org, row)}
+    return {"id": node_key(ref), "type": WORKLOAD, "kind": row.kind, "name": row.name or row.external_id,
+            "label": row.name or row.external_id, "uri": row.external_id, "subtitle": row.status, "created_by": row.owner_email,
+            "created_at": row.created_at, "url": workload_url(org, row)}
+
+
+def get_focus(org: Organization, ref: NodeRef) -> Asset | Workload:
+    """The focus node, 404 if it is not this organization's."""
+    row = load_nodes(org, [ref]).get(ref)
+    if row is None:
+        raise Http404("No such node")
+    return row
+
+
+def graph(org: Organization, focus: NodeRef, *, direction: str = BOTH, depth: int = 1, as_of: datetime | None = None,
+          limit: int = GRAPH_DEFAULT_LIMIT, per_node: int = PER_NODE_DEFAULT, offset: int = 0) -> dict:
+    """The graph around a node: nodes (with their neighbour counts either way), edges, and whether
+    any bound cut it short."""
+    get_focus(org, focus)
+    found = walk(org, focus, direction=direction, depth=depth, node_limit=limit, as_of=as_of,
+                 per_node=per_node, offset=offset)
+    rows = load_nodes(org, found.hops)
+    counts = degree_counts(org, found.hops, as_of=as_of)
+    nodes = []
+    for ref, hop in found.hops.items():
+        if ref in rows:
+            nodes.append({**node_payload(org, ref, rows[ref]), "hop": hop, "counts": counts[ref]})
+    nodes.sort(key=lambda n: (n["hop"], n["type"], n["name"]))
+    edges = [{"source": node_key(s), "target": node_key(t), "first_seen_at": seen}
+             for (s, t), seen in sorted(found.edges.items())]
+    totals = {UPSTREAM: sum(1 for h in found.hops.values() if h < 0),
+              DOWNSTREAM: sum(1 for h in found.hops.values() if h > 0)}
+    return {"focus": node_key(focus), "direction": direction, "depth": depth, "as_of": as_of, "limit": limit,
+            "per_node": per_node, "offset": offset, "nodes": nodes, "edges": edges, "counts": totals,
+            "truncated": found.truncated}
+
+
+# --- Impact analysis ---------------------------------------------------------------------------------
+
+IMPACT_KINDS = ("dataset", "model", "job", "service", "workspace")
+
+
+@dataclass
+class ImpactRow:
+    hop: int
+    type: str
+    kind: str
+    name: str
+    uri: str
+    status: str
+    created_by: str
+    created_at: datetime
+    url: str
+    id: int
+
+
+def impact(org: Organization, focus: NodeRef, *, direction: str = DOWNSTREAM, depth: int = 3,
+           as_of: datetime | None = None, limit: int = IMPACT_DEFAULT_LIMIT) -> tuple[list[ImpactRow], bool]:
+    """Every workload and asset up to `depth` hops downstream (impact) or upstream (root cause) of
+    the focus, with its distance in hops; and whether a bound cut the walk short."""
+    if direction not in (UPSTREAM, DOWNSTREAM):
+        raise ValueError("impact is downstream or upstream")
+    get_focus(org, focus)
+    found = walk(org, focus, direction=direction, depth=depth, node_limit=limit + 1, as_of=as_of,
+                 edges_per_hop=IMPACT_EDGES_PER_HOP)
+    rows = load_nodes(org, [r for r in found.hops if r != focus])
+    out = []
+    for ref, row in rows.items():
+        p = node_payload(org, ref, row)
+        out.append(ImpactRow(hop=abs(found.hops[ref]), type=ref[0], kind=row.kind, name=p["label"], uri=p["uri"],
+                             status=getattr(row, "status", ""), created_by=p["created_by"],
+                             created_at=row.created_at, url=p["url"], id=ref[1]))
+    out.sort(key=lambda r: (r.hop, r.type, r.name, r.id))
+    return out, found.truncated
+
+
+def filter_impact(rows: list[ImpactRow], *, kind: str = "", q: str = "", max_hop: int | None = None) -> list[ImpactRow]:
+    q = q.strip().lower()
+    return [r for r in rows if (not kind or r.kind == kind) and (not q or q in r.name.lower() or q in r.uri.lower())
+            and (max_hop is None or r.hop <= max_hop)]
+
+
+# --- Related items (detail pages) -------------------------------------------------------------------
+
+
+def related_workloads(org: Organization, asset: Asset, side: str) -> QuerySet:
+    """Workloads that produced (upstream) or consumed (downstream) the asset."""
+    edge_dir = Direction.OUTPUT if side == UPSTREAM else Direction.INPUT
+    edges = WorkloadAsset.objects.in_org(org).filter(asset=asset, direction=edge_dir)
+    return Workload.objects.in_org(org).filter(pk__in=edges.values("workload_id"))
+
+
+def related_assets(org: Organization, workload: Workload, side: str) -> QuerySet:
+    """Assets the workload read (upstream) or wrote (downstream)."""
+    edge_dir = Direction.INPUT if side == UPSTREAM else Direction.OUTPUT
+    edges = WorkloadAsset.objects.in_org(org).filter(workload=workload, direction=edge_dir)
+    return Asset.objects.in_org(org).filter(pk__in=edges.values("asset_id"))
+
+
+def assets_named(org: Organization, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Asset]:
+    """Assets by (namespace, name), for linking the inputs a columnLineage facet names."""
+    wanted = list(dict.fromkeys(pairs))[:100]
+    if not wanted:
+        return {}
+    cond = Q()
+    for ns, name in wanted:
+        cond |= Q(namespace=ns, name=name)
+    return {(a.namespace, a.name): a for a in Asset.objects.in_org(org).filter(cond).only(*ASSET_FIELDS)}
