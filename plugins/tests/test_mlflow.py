@@ -218,6 +218,7 @@ def test_log_and_load_in_separate_processes(mlflow_backend, tmp_path, receiver):
         "sklearn", model_id, out["run_id"], f"models:/{model_id}")
     assert (pff["flavor"], pff["registeredName"], pff["registeredVersion"], pff["modelUri"]) == (
         "pyfunc", "iris-clf", "1", "models:/iris-clf/1")
+    assert skf["artifactPath"] == out["model_artifact_location"]
     assert sk["inputs"][0]["facets"]["datasetType"]["datasetType"] == "MODEL"
 
     if backend["name"] == "server":

@@ -140,7 +140,9 @@ def _on_download(repo: Any, artifact_path: str | None, result: Any) -> None:
             flavor=load_flavor if is_load else common.flavor_of(mlmodel),
             run_id=run_id,
             experiment_id=facts.get("experiment_id"),
-            artifact_path=base if model_loc is not None else common.join_uri(base, artifact_path),
+            artifact_path=common.display_artifact_uri(
+                base if model_loc is not None else common.join_uri(base, artifact_path)
+            ),
             model_uri=load_uri or (f"models:/{model_id}" if model_id else None),
             registered_name=reg_name,
             registered_version=reg_version,

@@ -88,6 +88,8 @@ def tracking_uri() -> str:
 
 def tracking_namespace(uri: str | None = None) -> str:
     uri = uri if uri is not None else tracking_uri()
+    if (uri or "").lower().startswith(("databricks", "uc:")) or uri in ("uc", "databricks-uc"):
+        return "mlflow://databricks"
     parts = urlsplit(uri or "")
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
@@ -95,8 +97,6 @@ def tracking_namespace(uri: str | None = None) -> str:
         port = f":{parts.port}" if parts.port else ""
         path = parts.path.strip("/")
         return f"mlflow://{host.lower()}{port}" + (f"/{path}" if path else "")
-    if scheme.startswith("databricks") or scheme == "uc":
-        return "mlflow://databricks"
     if scheme in ("", "file", "sqlite"):
         return "mlflow://local"
     # SQL stores (postgresql+psycopg://user:pw@host:5432/db): host and db only,
@@ -140,6 +140,14 @@ def artifact_identity(artifact_uri: str) -> tuple[str, str]:
         path = parts.path.split("/mlflow-artifacts/artifacts", 1)[1]
         return ns, "artifacts/" + path.strip("/")
     return dataset_identity(artifact_uri)
+
+
+def display_artifact_uri(uri: str) -> str:
+    """MLflow's own form of an artifact URI (undo the proxy's http resolution)."""
+    marker = "/api/2.0/mlflow-artifacts/artifacts"
+    if uri.startswith(("http://", "https://")) and marker in uri:
+        return "mlflow-artifacts:/" + uri.split(marker, 1)[1].strip("/")
+    return uri
 
 
 def join_uri(base: str, *parts: str | None) -> str:
