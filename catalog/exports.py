@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from catalog import prov
@@ -162,9 +163,8 @@ def catalog_records(org: Organization, table: str) -> Iterator[dict]:
 # --- The chain segment behind raw events --------------------------------------------------------
 
 
-def raw_events(org: Organization, *, run_ids: Iterable[str] | None = None,
-               since: datetime | None = None, until: datetime | None = None) -> Iterator[tuple[int, str, str, str]]:
-    """(seq, body, content hash, chain hash) of sealed raw events, in chain order."""
+def _sealed(org: Organization, *, run_ids: Iterable[str] | None = None, since: datetime | None = None,
+            until: datetime | None = None):
     qs = RawEvent.objects.in_org(org).filter(chain_seq__isnull=False)
     if run_ids is not None:
         qs = qs.filter(run_id__in=list(run_ids))
@@ -172,16 +172,21 @@ def raw_events(org: Organization, *, run_ids: Iterable[str] | None = None,
         qs = qs.filter(received_at__gte=since)
     if until:
         qs = qs.filter(received_at__lt=until)
-    yield from qs.order_by("chain_seq").values_list("chain_seq", "body", "content_hash", "chain_hash").iterator(
-        chunk_size=CHUNK
-    )
+    return qs
 
 
-def chain_segment(org: Organization, first: int, last: int) -> Iterator[tuple[int, str, str]]:
-    """(seq, content hash, chain hash) of every entry from `first` to `last`, bodies left out."""
+def raw_events(org: Organization, **selection) -> Iterator[tuple[int, str, str, str]]:
+    """(seq, body, content hash, chain hash) of sealed raw events still held, in chain order."""
+    yield from _sealed(org, **selection).filter(expired_at__isnull=True).order_by("chain_seq").values_list(
+        "chain_seq", "body", "content_hash", "chain_hash"
+    ).iterator(chunk_size=CHUNK)
+
+
+def chain_segment(org: Organization, first: int, last: int) -> Iterator[tuple[int, str, str, datetime | None]]:
+    """(seq, content hash, chain hash, expired at) of every entry from `first` to `last`, bodies left out."""
     yield from (
         RawEvent.objects.in_org(org).filter(chain_seq__gte=first, chain_seq__lte=last).order_by("chain_seq")
-        .values_list("chain_seq", "content_hash", "chain_hash").iterator(chunk_size=CHUNK * 5)
+        .values_list("chain_seq", "content_hash", "chain_hash", "expired_at").iterator(chunk_size=CHUNK * 5)
     )
 
 
@@ -382,22 +387,30 @@ def _files_for(req: ExportRequest, manifest: dict) -> Iterator[tuple[str, Iterat
             counter = _Counter()
             yield f"{table}.csv", csv_lines(CATALOG_COLUMNS[table], counter.count(catalog_records(org, table))), counter
     elif req.kind == "raw":
-        yield from _raw_files(org, manifest, raw_events(org, since=req.filters.since, until=req.filters.until), full=True)
+        selection = {"since": req.filters.since, "until": req.filters.until}
+        bounds = _sealed(org, **selection).aggregate(first=Min("chain_seq"), last=Max("chain_seq"))
+        yield from _raw_files(org, manifest, raw_events(org, **selection), bounds=(bounds["first"], bounds["last"]))
     elif req.kind == "evidence":
         yield from _evidence_files(req, manifest)
     else:
         raise ValueError(f"unknown export kind {req.kind!r}")
 
 
-def _raw_files(org: Organization, manifest: dict, events: Iterator[tuple[int, str, str, str]], *, full: bool):
-    """events.ndjson (bodies exactly as stored) and chain.csv (every chain entry of the range)."""
-    span = {"count": 0, "first_seq": None, "last_seq": None}
+def _raw_files(org: Organization, manifest: dict, events: Iterator[tuple[int, str, str, str]], *,
+               bounds: tuple[int | None, int | None] | None = None):
+    """events.ndjson (bodies exactly as stored) and chain.csv (every chain entry of the range).
+
+    With `bounds` the export is a complete range of the chain (tombstones included in chain.csv);
+    without, the range is whatever the selected events span (an evidence pack's subset)."""
+    full = bounds is not None
+    span = {"count": 0, "first_seq": bounds[0] if full else None, "last_seq": bounds[1] if full else None}
     counter = _Counter()
 
     def bodies() -> Iterator[bytes]:
         for seq, body, _, _ in events:
-            span["first_seq"] = span["first_seq"] or seq
-            span["last_seq"] = seq
+            if not full:
+                span["first_seq"] = span["first_seq"] or seq
+                span["last_seq"] = seq
             span["count"] += 1
             counter.n += 1
             yield body.encode() + b"\n"
@@ -405,24 +418,27 @@ def _raw_files(org: Organization, manifest: dict, events: Iterator[tuple[int, st
     yield "events.ndjson", bodies(), counter
     head = ChainSeal.objects.filter(org=org).order_by("-seq").first()
     manifest["raw_events"] = {
-        "count": span["count"], "first_seq": span["first_seq"], "last_seq": span["last_seq"],
+        "count": span["count"],
+        "expired_in_range": RawEvent.objects.in_org(org).filter(
+            chain_seq__gte=span["first_seq"] or 0, chain_seq__lte=span["last_seq"] or 0, expired_at__isnull=False
+        ).count() if full else None, "first_seq": span["first_seq"], "last_seq": span["last_seq"],
         "complete_range": full,
         "chain_previous_hash": chain_hash_before(org, span["first_seq"]) if span["first_seq"] else None,
         "chain_last_hash": None,
         "chain_rule": "hash(n) = sha256(hash(n-1) + ':' + sha256(event line without newline)), hash(0) = 64 zeros",
         "head_at_export": {"seq": head.seq, "hash": head.head_hash, "sealed_at": _iso(head.sealed_at)} if head else None,
     }
-    if span["first_seq"] is None:
+    if span["first_seq"] is None or (span["count"] == 0 and not full):
         return
     segment_counter = _Counter()
 
     def segment() -> Iterator[bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["seq", "content_hash", "chain_hash"])
+        writer.writerow(["seq", "content_hash", "chain_hash", "expired_at"])
         last = None
-        for seq, content_hash, chain_hash in chain_segment(org, span["first_seq"], span["last_seq"]):
-            writer.writerow([seq, content_hash, chain_hash])
+        for seq, content_hash, chain_hash, expired_at in chain_segment(org, span["first_seq"], span["last_seq"]):
+            writer.writerow([seq, content_hash, chain_hash, _iso(expired_at)])
             segment_counter.n += 1
             last = chain_hash
             if buffer.tell() > 64_000:
@@ -452,7 +468,7 @@ def _evidence_files(req: ExportRequest, manifest: dict):
     history = governance_history(org, cloud_ids)
     yield "governance.json", iter([json.dumps(history, indent=2, sort_keys=True).encode()]), lambda: len(history["clouds"])
     run_ids = {r["run_id"] for r in records}
-    yield from _raw_files(org, manifest, raw_events(org, run_ids=run_ids), full=False)
+    yield from _raw_files(org, manifest, raw_events(org, run_ids=run_ids))
 
 
 # --- Signing ------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ class RawEvent(models.Model):
     # chain is sealed, after the request: ingest never waits on the chain.
     chain_seq = models.BigIntegerField(null=True, blank=True)
     chain_hash = models.CharField(max_length=64, blank=True)
+    # Set when retention removed the body: the row stays as a tombstone that keeps its content
+    # hash and chain position, so the gap in history is explained rather than invisible.
+    expired_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
 
@@ -97,3 +100,18 @@ class ChainSeal(models.Model):
     class Meta:
         ordering = ["-seq"]
         constraints = [models.UniqueConstraint(fields=["org", "seq"], name="chainseal_unique_org_seq")]
+
+
+REGULATORY_MINIMUM_DAYS = 183  # EU AI Act art. 19/26: automatically generated logs kept at least six months
+
+
+class RetentionPolicy(models.Model):
+    """How long an organization's raw events are kept. Without a row, the regulatory minimum applies."""
+
+    org = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="retention_policy")
+    days = models.PositiveIntegerField(default=REGULATORY_MINIMUM_DAYS)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        verbose_name_plural = "retention policies"

@@ -5,7 +5,8 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from ingest import pipeline, sealing
+from ingest import pipeline, retention, sealing
+from orgs.models import Organization
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +42,9 @@ def sweep_pending() -> int:
 def seal_chains() -> int:
     """Extend every organization's tamper-evident chain (run by beat)."""
     return sealing.seal_all()
+
+
+@shared_task
+def apply_retention() -> int:
+    """Tombstone raw events past each organization's retention period (run daily by beat)."""
+    return sum(retention.apply_retention(org=org) for org in Organization.objects.all())

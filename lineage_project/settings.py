@@ -202,6 +202,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingest.tasks.sweep_pending",
         "schedule": env_int("LINEAGE_SWEEP_INTERVAL_SECONDS", 30, minimum=1),
     },
+    "apply-retention": {"task": "ingest.tasks.apply_retention", "schedule": 24 * 3600},
     "seal-lineage-chains": {
         "task": "ingest.tasks.seal_chains",
         "schedule": env_int("LINEAGE_SEAL_INTERVAL_SECONDS", 10, minimum=1),

@@ -8,7 +8,8 @@ Checks, and says which failed:
 2. chain.csv recomputes: hash(n) = sha256(hash(n-1) + ":" + content hash), from the manifest's
    `chain_previous_hash` to its `chain_last_hash`, with no gap in the sequence numbers;
 3. every line of events.ndjson hashes to a chain entry, in chain order, each at most once; for a
-   full raw export, every chain entry has its event (nothing removed);
+   full raw export, every chain entry has its event (nothing removed) unless chain.csv marks it
+   expired by the retention policy (a tombstone: its hash still links the chain);
 4. the signature (manifest.sig), if present: checked when the `cryptography` package is available
    (Ed25519 is not in the standard library); --public-key pins the key you expect.
 Exit status 0 when the export verifies, 1 otherwise.
@@ -76,7 +77,7 @@ def verify(path: Path, public_key: str | None = None) -> list[str]:
 
     # 2 and 3. The chain segment and the events behind it.
     raw = manifest.get("raw_events")
-    if raw and raw.get("count"):
+    if raw and raw.get("first_seq") is not None:
         problems += verify_chain(export, raw)
 
     # 4. Signature.
@@ -105,6 +106,7 @@ def verify_chain(export: Export, raw: dict) -> list[str]:
     problems: list[str] = []
     entries: dict[str, int] = {}
     order: list[str] = []
+    expired: set[str] = set()
     previous, expected = raw["chain_previous_hash"], raw["first_seq"]
     with export.open("chain.csv") as handle:
         for row in csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8")):
@@ -117,6 +119,8 @@ def verify_chain(export: Export, raw: dict) -> list[str]:
                 previous = row["chain_hash"]
             entries[row["content_hash"]] = seq
             order.append(row["content_hash"])
+            if row.get("expired_at"):
+                expired.add(row["content_hash"])
             expected = seq + 1
     if expected - 1 != raw["last_seq"]:
         problems.append(f"chain.csv: ends at entry {expected - 1}, the manifest says {raw['last_seq']} (truncated)")
@@ -143,7 +147,7 @@ def verify_chain(export: Export, raw: dict) -> list[str]:
     if count != raw["count"]:
         problems.append(f"events.ndjson: {count} events, the manifest says {raw['count']}")
     if raw.get("complete_range"):
-        missing = [entries[h] for h in order if h not in found]
+        missing = [entries[h] for h in order if h not in found and h not in expired]
         if missing:
             problems.append(f"events.ndjson: {len(missing)} chain entries have no event (removed), first at {missing[0]}")
     return problems

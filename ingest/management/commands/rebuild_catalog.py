@@ -25,8 +25,10 @@ class Command(BaseCommand):
             Workload.objects.in_org(organization).delete()
             Job.objects.in_org(organization).delete()
             Asset.objects.in_org(organization).delete()
-            RawEvent.objects.in_org(organization).update(status=RawStatus.PENDING, attempts=0, error="", processed_at=None)
-        ids = list(RawEvent.objects.in_org(organization).order_by("id").values_list("id", flat=True))
+            # Events expired by retention have no body left; what they contributed is gone with them.
+            held = RawEvent.objects.in_org(organization).filter(expired_at__isnull=True)
+            held.update(status=RawStatus.PENDING, attempts=0, error="", processed_at=None)
+        ids = list(held.order_by("id").values_list("id", flat=True))
         done = normalize_raw_events(ids)
         parked = RawEvent.objects.in_org(organization).filter(status=RawStatus.PARKED).count()
         self.stdout.write(f"rebuilt {org}: {done} of {len(ids)} raw events normalized, {parked} parked")

@@ -25,4 +25,5 @@ class Command(BaseCommand):
             self.stderr.write(f"FAIL {line}")
         if not verdict.ok:
             raise CommandError(f"chain of {org} is NOT intact ({len(verdict.problems)} problems shown)")
-        self.stdout.write(f"chain of {org} intact: {verdict.checked} entries, head {verdict.head_seq} {verdict.head_hash}")
+        self.stdout.write(f"chain of {org} intact: {verdict.checked} entries ({verdict.expired} expired by retention), "
+                          f"head {verdict.head_seq} {verdict.head_hash}")
