@@ -8,6 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from catalog import export_views
 from ingest import views as ingest_views
 from lineage_project import views
 
@@ -25,10 +26,12 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("catalog.urls")),
     path("o/<slug:org_slug>/", include("orgs.urls")),
     path("o/<slug:org_slug>/clouds/", include("clouds.urls")),
+    path("o/<slug:org_slug>/exports/", include("catalog.export_urls")),
     path("", include("orgs.site_urls")),  # /staff/orgs/, /account/token/, /api/v1/orgs/
     # API
     path("api/v1/o/<slug:org_slug>/", include("catalog.api.urls")),
     path("api/v1/o/<slug:org_slug>/", include("orgs.api.urls")),
     path("api/v1/o/<slug:org_slug>/clouds/", include("clouds.api.urls")),
+    path("api/v1/o/<slug:org_slug>/exports/", export_views.ExportAPIView.as_view(), name="exports-api"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
 ]

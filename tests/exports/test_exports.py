@@ -207,7 +207,7 @@ def test_command_writes_an_audited_export(catalog, tmp_path):
     model = Asset.objects.get(name="models/m-123")
     call_command("export_lineage", "acme", "evidence", "--asset", str(model.pk), "--out", str(out), stdout=io.StringIO())
     assert verify(out).returncode == 0
-    entry = AuditEntry.objects.get(action="export.create")
+    entry = AuditEntry.objects.get(action="lineage.export")
     manifest = json.loads(zipfile.ZipFile(out).read("manifest.json"))
     assert entry.target_id == manifest["export_id"] and entry.after["asset"] == model.uri
 

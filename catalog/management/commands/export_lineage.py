@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from catalog.exports import KINDS, ExportRequest, Filters, stream_export
 from catalog.models import Asset
 from orgs.models import Organization
+from orgs.permissions import Action
 from orgs.services import record
 
 
@@ -42,7 +43,7 @@ class Command(BaseCommand):
                           workload=workload, since=since, until=until)
         req = ExportRequest(org=organization, kind=kind, actor_label="manage.py export_lineage", filters=filters,
                             fmt=fmt, asset=subject)
-        record(org=organization, actor="manage.py export_lineage", action="export.create", target_type="export",
+        record(org=organization, actor="manage.py export_lineage", action=Action.EXPORT, target_type="export",
                target_id=req.export_id, target_label=kind, after={"filters": filters.as_dict(), "format": fmt,
                                                                   **({"asset": subject.uri} if subject else {})})
         size = 0
