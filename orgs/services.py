@@ -198,12 +198,15 @@ def revoke_api_token(*, user, request_id: str = "") -> bool:
 def ensure_user(*, email: str, password: str | None = None, is_staff: bool = False):
     """Get or create a user whose username is their email."""
     User = get_user_model()
-    user, created = User.objects.get_or_create(username=email, defaults={"email": email, "is_staff": is_staff})
+    # Platform staff may do everything in the Django admin, hence superuser too (a new staff user
+    # used to get is_staff alone, and with it no admin permission at all).
+    user, created = User.objects.get_or_create(username=email, defaults={"email": email, "is_staff": is_staff,
+                                                                         "is_superuser": is_staff})
     changed = False
     if password is not None:
         user.set_password(password)
         changed = True
-    if is_staff and not user.is_staff:
+    if is_staff and not (user.is_staff and user.is_superuser):
         user.is_staff = user.is_superuser = True
         changed = True
     if changed:

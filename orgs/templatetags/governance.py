@@ -8,8 +8,11 @@ register = template.Library()
 
 
 @register.filter
-def audit_json(value) -> str:
-    """An entry's before/after as compact JSON text ("" when absent); autoescaped like any string."""
+def audit_pairs(value) -> list[tuple[str, str]]:
+    """An entry's before/after as (key, text) pairs for display; values that are not plain become
+    compact JSON. Plain strings, autoescaped by the template like anything else."""
     if value is None:
-        return ""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+        return []
+    if not isinstance(value, dict):
+        return [("", json.dumps(value, ensure_ascii=False))]
+    return [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)) for k, v in sorted(value.items())]
