@@ -44,7 +44,7 @@ class AuditEntryFilterSet(filters.FilterSet):
     def by_target(self, queryset, name, value):
         return queryset.filter(Q(target_label__icontains=value) | Q(target_type__iexact=value) | Q(target_id=value))
 
-    def by_cloud(self, queryset, name, value):
+    def by_cloud(self, queryset, name, value: Cloud):
         return queryset.filter(cloud_id=value.pk)
 
     def by_outcome(self, queryset, name, value):

@@ -21,7 +21,7 @@ from clouds.api.serializers import (
     ProjectSerializer,
     ToggleChangeSerializer,
 )
-from clouds.models import Cloud, IngestKey, Project
+from clouds.models import Cloud, CloudOwner, IngestKey, LineageToggleChange, Project
 from clouds.services import (
     create_ingest_key,
     grant_ownership,
@@ -48,6 +48,7 @@ class CloudScopedMixin(OrgScopedMixin):
 class CloudListView(OrgScopedMixin, generics.ListAPIView):
     """GET: the org's clouds with their lineage tracking state."""
 
+    queryset = Cloud.objects.none()  # for the OpenAPI schema only; get_queryset() scopes
     serializer_class = CloudSerializer
 
     def get_queryset(self):
@@ -84,6 +85,7 @@ class CloudLineageView(CloudScopedMixin, APIView):
 class ToggleHistoryView(CloudScopedMixin, generics.ListAPIView):
     """GET: the toggle's history, newest first (who, when, on or off)."""
 
+    queryset = LineageToggleChange.objects.none()  # for the OpenAPI schema only; get_queryset() scopes
     serializer_class = ToggleChangeSerializer
 
     def get_queryset(self):
@@ -93,6 +95,7 @@ class ToggleHistoryView(CloudScopedMixin, generics.ListAPIView):
 class CloudOwnerListView(CloudScopedMixin, generics.ListCreateAPIView):
     """GET: the cloud's owners. POST `{"email": ...}` (org admin): make a member of the org an owner."""
 
+    queryset = CloudOwner.objects.none()  # for the OpenAPI schema only; get_queryset() scopes
     actions = {"POST": Action.OWNER_GRANT}
     serializer_class = CloudOwnerSerializer
     pagination_class = None
@@ -133,6 +136,8 @@ class CloudOwnerDetailView(CloudScopedMixin, APIView):
 
 
 class ProjectListView(CloudScopedMixin, generics.ListAPIView):
+
+    queryset = Project.objects.none()  # for the OpenAPI schema only; get_queryset() scopes
     serializer_class = ProjectSerializer
 
     def get_queryset(self):
@@ -143,6 +148,7 @@ class IngestKeyListView(CloudScopedMixin, generics.ListCreateAPIView):
     """GET: the cloud's ingest keys (prefix, last used, revoked; never the secret). POST `{"name"}`
     (org admin or cloud owner): 201 with the key, including the secret `key`, this once."""
 
+    queryset = IngestKey.objects.none()  # for the OpenAPI schema only; get_queryset() scopes
     actions = {"POST": Action.KEY_CREATE}
     serializer_class = IngestKeySerializer
 

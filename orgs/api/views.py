@@ -123,6 +123,7 @@ class MembershipListView(OrgScopedMixin, generics.ListCreateAPIView):
     """GET: the org's members and roles (any member). POST `{email, role, password?}` (org admin):
     add an existing user, or create the account; 201 with the membership."""
 
+    queryset = Membership.objects.none()  # for the OpenAPI schema only; get_queryset() scopes
     actions = {"POST": Action.MEMBER_SET}
     serializer_class = MembershipSerializer
 
@@ -187,6 +188,7 @@ class AuditEntryListView(OrgScopedMixin, generics.ListAPIView):
     """GET /api/v1/o/<org>/audit/: the org's audit log, newest first, with the page's filters
     (actor, action, target, cloud, outcome, created_after, created_before). Auditors and org admins."""
 
+    queryset = AuditEntry.objects.none()  # for the OpenAPI schema only; get_queryset() scopes
     actions = {"GET": Action.AUDIT_VIEW}
     serializer_class = AuditEntrySerializer
     filterset_class = AuditEntryFilterSet

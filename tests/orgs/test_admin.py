@@ -53,3 +53,7 @@ def test_non_staff_cannot_use_the_admin(gov_cast, tenant):
         "action": "disable_lineage_beta", "_selected_action": [tenant.org.pk]})
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert Organization.objects.get(pk=tenant.org.pk).lineage_beta_enabled
+
+
+def test_api_tokens_are_not_in_the_admin(gov_cast):
+    assert client_as(gov_cast["staff"]).get("/admin/authtoken/tokenproxy/").status_code == 404
