@@ -139,6 +139,52 @@ def history(cast, tenant, outsider_tenant) -> History:
     return History(tenant)
 
 
+# --- Hostile input ---------------------------------------------------------------------------------
+
+EVIL = "<script>alert(1)</script>"
+EVIL_IMG = '"><img src=x onerror=alert(2)>'
+
+
+def hostile_event() -> dict:
+    evil_ds = dataset(
+        "s3://evil", EVIL, fields=[(EVIL_IMG, "<b>int</b>")],
+        storage={"_producer": PRODUCER, "_schemaURL": "x", "storageLayer": EVIL, "fileFormat": EVIL_IMG},
+        symlinks={"_producer": PRODUCER, "_schemaURL": "x",
+                  "identifiers": [{"namespace": EVIL, "name": EVIL_IMG, "type": "TABLE"}]},
+        dataSource={"_producer": PRODUCER, "_schemaURL": "x", "name": EVIL, "uri": "javascript:alert(5)"},
+        columnLineage={"_producer": PRODUCER, "_schemaURL": "x", "fields": {
+            EVIL: {"inputFields": [{"namespace": EVIL_IMG, "name": EVIL, "field": EVIL,
+                                    "transformations": [{"type": EVIL_IMG}]}]}}},
+        custom={"_producer": PRODUCER, "_schemaURL": "x", "note": EVIL},
+    )
+    evil_model = model("mlflow://evil", EVIL_IMG, registeredName=EVIL, registeredVersion=EVIL_IMG, flavor=EVIL_IMG,
+                       modelId=EVIL)
+    event = run_event(
+        "FAIL", "evil-run", job=("evil-ns", EVIL), time=at(1),
+        workload_facet=workload("wl-evil", name=EVIL_IMG, owner="member@acme.test", status=EVIL,
+                                rayVersion=EVIL, projectId="prj_acme_training"),
+        inputs=[evil_ds], outputs=[evil_model],
+        errorMessage={"_producer": PRODUCER, "_schemaURL": "x", "message": EVIL, "programmingLanguage": "python"},
+    )
+    event["job"]["facets"]["sourceCodeLocation"] = {"_producer": PRODUCER, "_schemaURL": "x", "type": "git",
+                                                    "url": "javascript:alert(3)", "repoUrl": EVIL}
+    return event
+
+
+@pytest.fixture
+def hostile(cast, tenant):
+    """Hostile names and facets everywhere; the FAIL event carries no outputs, so send a COMPLETE too."""
+    event = hostile_event()
+    r = post_event(Client(), tenant.key, event)
+    assert r.status_code in (200, 201), r.content
+    complete = hostile_event()
+    complete["eventType"], complete["eventTime"] = "COMPLETE", at(2)
+    assert post_event(Client(), tenant.key, complete).status_code in (200, 201)
+    return {"dataset": Asset.objects.get(org=tenant.org, name=EVIL),
+            "model": Asset.objects.get(org=tenant.org, name=EVIL_IMG),
+            "workload": Workload.objects.get(org=tenant.org, external_id="wl-evil")}
+
+
 @pytest.fixture
 def member_client(cast, tenant) -> Client:
     return tenant.client_for(cast["member"])

@@ -10,7 +10,7 @@
   "use strict";
 
   var SVG = "http://www.w3.org/2000/svg";
-  var NODE_W = 230, NODE_H = 58, COL_GAP = 110, ROW_GAP = 22, MARGIN = 40, PILL_W = 78;
+  var NODE_W = 230, NODE_H = 58, COL_GAP = 90, ROW_GAP = 22, MARGIN = 40, PILL_W = 78;
   var KIND_LABEL = { dataset: "Dataset", model: "Model", job: "Job", service: "Service", workspace: "Workspace" };
 
   var root = document.getElementById("lineage");
@@ -24,7 +24,7 @@
 
   function reset() {
     state = { nodes: new Map(), edges: new Map(), expanded: new Map(), loading: new Set(), truncated: false,
-              perNode: 25 };
+              perNode: 25, center: focusId };
   }
 
   function options() {
@@ -111,6 +111,7 @@
     var o = options();
     var direction = side || o.direction;
     state.loading.add(id);
+    state.center = id;
     draw();
     fetchGraph({ node: id, depth: 1, direction: direction, as_of: o.asOf, offset: offset || 0 })
       .then(function (data) { merge(data, id, node.layer, side, offset || 0); })
@@ -188,6 +189,10 @@
     return "…" + tail;
   }
 
+  function clip(text, max) {
+    return text.length <= max ? text : text.slice(0, max - 1) + "…";
+  }
+
   function draw() {
     clear();
     var box = layout();
@@ -218,6 +223,12 @@
     state.nodes.forEach(function (node, id) { nodeLayer.appendChild(drawNode(node, id, box.coords.get(id))); });
     svg.appendChild(nodeLayer);
     root.appendChild(svg);
+    // Keep the node being looked at (the focus, or the one just expanded) in view.
+    var c = box.coords.get(state.center) || box.coords.get(focusId);
+    if (c) {
+      root.scrollLeft = Math.max(0, c.x + NODE_W / 2 - root.clientWidth / 2);
+      root.scrollTop = Math.max(0, c.y + NODE_H / 2 - root.clientHeight / 2);
+    }
 
     var up = 0, down = 0;
     state.nodes.forEach(function (n) { if (n.layer < 0) up++; else if (n.layer > 0) down++; });
@@ -236,10 +247,10 @@
                                     (d.created_by ? "\ncreated by " + d.created_by : "")));
     g.appendChild(el("rect", { width: NODE_W, height: NODE_H, rx: 7, ry: 7, "class": "box" }));
     g.appendChild(el("text", { x: 10, y: 17, "class": "kind" },
-                     (KIND_LABEL[d.kind] || d.kind) + (d.subtitle ? " · " + d.subtitle : "")));
+                     clip((KIND_LABEL[d.kind] || d.kind) + (d.subtitle ? " · " + d.subtitle : ""), 36)));
     var link = el("a", { "class": "name-link" });
     if (typeof d.url === "string" && d.url.charAt(0) === "/" && d.url.charAt(1) !== "/") link.setAttribute("href", d.url);
-    link.appendChild(el("text", { x: 10, y: 36, "class": "name" }, shorten(d.label || d.name || d.uri || id, 27)));
+    link.appendChild(el("text", { x: 10, y: 36, "class": "name" }, shorten(d.label || d.name || d.uri || id, 25)));
     link.addEventListener("click", function (ev) { ev.stopPropagation(); });
     g.appendChild(link);
     var c = d.counts || { upstream: 0, downstream: 0 };
