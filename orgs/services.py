@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from rest_framework.authtoken.models import Token
 
 from orgs.models import AuditEntry, Membership, Organization, Role
 
@@ -170,8 +171,6 @@ def remove_member(*, membership: Membership, actor, request_id: str = "") -> Non
 
 def create_api_token(*, user, request_id: str = "") -> str:
     """Create the user's personal API token (DRF TokenAuthentication) and return it, once."""
-    from rest_framework.authtoken.models import Token
-
     with transaction.atomic():
         if Token.objects.filter(user=user).exists():
             raise GovernanceError("You already have an API token; revoke it first to create a new one.")
@@ -182,8 +181,6 @@ def create_api_token(*, user, request_id: str = "") -> str:
 
 
 def revoke_api_token(*, user, request_id: str = "") -> bool:
-    from rest_framework.authtoken.models import Token
-
     with transaction.atomic():
         token = Token.objects.filter(user=user).first()
         if token is None:

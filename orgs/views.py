@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from rest_framework.authtoken.models import Token
 
 from clouds.models import Cloud
 from orgs.filters import AuditEntryFilterSet, OrganizationFilterSet
@@ -169,8 +170,6 @@ def staff_org_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def api_token(request: HttpRequest) -> HttpResponse:
     """The signed-in user's personal API token for scripts: created (shown once) or revoked."""
-    from rest_framework.authtoken.models import Token
-
     context: dict = {}
     if request.method == "POST":
         if request.POST.get("op") == "create":
