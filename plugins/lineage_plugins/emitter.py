@@ -38,9 +38,15 @@ class LineageError(RuntimeError):
     """Raised by a plugin when LINEAGE_IGNORE_ERRORS=false and lineage failed."""
 
 
+# Time spent doing lineage work in this process (all hooks, building and
+# sending events). Read by bench_overhead.py; cheap enough to keep always on.
+STATS = {"calls": 0, "seconds": 0.0}
+
+
 @contextlib.contextmanager
 def guard(what: str) -> Iterator[None]:
     """Run lineage work; never let it break the workload unless asked to."""
+    started = time.perf_counter()
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - that is the point
@@ -54,6 +60,9 @@ def guard(what: str) -> Iterator[None]:
             log.debug("lineage: %s traceback", what, exc_info=True)
             return
         raise LineageError(f"lineage: {what} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        STATS["calls"] += 1
+        STATS["seconds"] += time.perf_counter() - started
 
 
 def get_client() -> Any:
@@ -110,12 +119,14 @@ def _ray_version() -> str | None:
     ray = sys.modules.get("ray")
     if ray is not None and getattr(ray, "__version__", None):
         return ray.__version__
-    try:
-        from importlib.metadata import version
+    if "ray_dist" not in _STATIC:  # installed but not imported: read once (slow-ish)
+        try:
+            from importlib.metadata import version
 
-        return version("ray")
-    except Exception:  # noqa: BLE001
-        return None
+            _STATIC["ray_dist"] = version("ray")
+        except Exception:  # noqa: BLE001
+            _STATIC["ray_dist"] = None
+    return _STATIC["ray_dist"]
 
 
 _STATIC: dict[str, Any] = {}

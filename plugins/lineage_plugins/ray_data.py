@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from lineage_plugins import RAY_TESTED_RANGE, config
@@ -226,6 +227,9 @@ class _Side:
         self.overwrite = False
         self.skipped = False
         self.list_only = False
+        # precomputed (namespace, name) pairs, for inputs carried over from
+        # the execution that materialized the blocks this execution reads
+        self.identities: list[tuple[str, str]] | None = None
 
 
 def _physical_ops(executor: Any) -> list[Any]:
@@ -301,7 +305,7 @@ def _write_side(lo: Any) -> _Side | None:
 
 
 def _job_name(logical: list[Any], sides: list[_Side]) -> str:
-    by_id = {id(s.logical): s for s in sides}
+    by_id = {id(s.logical): s for s in sides if s.identities is None}
     parts = []
     for lo in logical:
         if _ListFiles is not None and isinstance(lo, _ListFiles) and id(lo) not in by_id:
@@ -430,6 +434,8 @@ class LineageExecutionCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         self._job_name = ""
         self._parent: tuple[str, str, str] | None = None
         self._done = False
+        self._track_tasks = False
+        self._task_ids: set[str] = set()
 
     # Ray's hooks ---------------------------------------------------------
 
@@ -441,8 +447,24 @@ class LineageExecutionCallback(_CallbackBase):  # type: ignore[misc,valid-type]
             if self._sides:
                 self._emit("START", executor)
 
-    def on_execution_step(self, executor: Any) -> None:  # noqa: ARG002
-        return None
+    def on_execution_step(self, executor: Any) -> None:
+        # Remember which tasks produced this execution's blocks, so that a
+        # later execution over materialized blocks can name these inputs.
+        # Best effort and silent: this runs on every scheduling step.
+        if not self._track_tasks:
+            return
+        try:
+            for op in executor._topology:
+                for task in op.get_active_tasks():
+                    gen = getattr(task, "_streaming_gen", None)
+                    ref = getattr(gen, "_generator_ref", None)
+                    if ref is not None:
+                        self._task_ids.add(ref.task_id().hex())
+        except Exception as exc:  # noqa: BLE001
+            self._track_tasks = False
+            _warn_once("task-tracking", "lineage: cannot follow Ray Data blocks across "
+                       "materialize() (%s: %s); lineage of later executions may miss inputs",
+                       type(exc).__name__, exc)
 
     def after_execution_succeeds(self, executor: Any) -> None:
         if not self._active or not self._sides or self._done:
@@ -451,6 +473,7 @@ class LineageExecutionCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         with guard("Ray Data lineage (execution end)"):
             self._learn_schemas(executor)
             self._emit("COMPLETE", executor)
+            self._remember_block_origins()
 
     def after_execution_fails(self, executor: Any, error: Exception) -> None:
         if not self._active or not self._sides or self._done:
@@ -471,7 +494,9 @@ class LineageExecutionCallback(_CallbackBase):  # type: ignore[misc,valid-type]
             side = _read_side(lo) or _list_only_side(lo, logical) or _write_side(lo)
             if side is not None and side.paths:
                 sides.append(side)
+        sides.extend(_materialized_origins(logical))
         self._sides = sides
+        self._track_tasks = any(side.kind == "input" for side in sides)
         if not sides:
             return
         self._run_id = new_run_id()
@@ -498,6 +523,25 @@ class LineageExecutionCallback(_CallbackBase):  # type: ignore[misc,valid-type]
                     except Exception as exc:  # noqa: BLE001
                         log.debug("lineage: could not read the written Parquet schema: %s", exc)
 
+    def _remember_block_origins(self) -> None:
+        inputs = [s for s in self._sides if s.kind == "input" and not s.skipped]
+        if not self._task_ids or not inputs:
+            return
+        from lineage_plugins.naming import collapse_identities, dataset_identity
+
+        snapshot = []
+        for side in inputs:
+            ids = side.identities
+            if ids is None:
+                ids = collapse_identities([dataset_identity(p, side.fs_type) for p in side.paths])
+            snapshot.append((side.format, side.schema, tuple(ids)))
+        with _origins_lock:
+            for tid in self._task_ids:
+                _BLOCK_ORIGINS[tid] = snapshot
+                _BLOCK_ORIGINS.move_to_end(tid)
+            while len(_BLOCK_ORIGINS) > _MAX_ORIGINS:
+                _BLOCK_ORIGINS.popitem(last=False)
+
     def _datasets(self) -> tuple[list[Any], list[Any]]:
         from lineage_plugins.naming import collapse_identities, dataset_identity
 
@@ -506,7 +550,10 @@ class LineageExecutionCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         for side in self._sides:
             if side.skipped:
                 continue
-            ids = collapse_identities([dataset_identity(p, side.fs_type) for p in side.paths])
+            if side.identities is not None:
+                ids = side.identities
+            else:
+                ids = collapse_identities([dataset_identity(p, side.fs_type) for p in side.paths])
             for ns, name in ids:
                 ds = _dataset(side, ns, name)
                 (inputs if side.kind == "input" else outputs).append(ds)
@@ -526,6 +573,49 @@ class LineageExecutionCallback(_CallbackBase):  # type: ignore[misc,valid-type]
             outputs,
         )
         emit(event)
+
+
+# task id (hex) -> [(format, schema, identities)] of the inputs of the
+# execution whose task produced blocks; bounded, oldest dropped first.
+_BLOCK_ORIGINS: "OrderedDict[str, list]" = OrderedDict()
+_MAX_ORIGINS = 20000
+_origins_lock = threading.Lock()
+
+
+def _materialized_origins(logical: list[Any]) -> list[_Side]:
+    """Inputs behind ``InputData`` sources (materialized datasets).
+
+    ``ds.materialize()`` executes and keeps the output blocks; executions over
+    the materialized dataset start from an ``InputData`` operator holding those
+    block refs. Each block ref names the Ray task that produced it, and we
+    recorded which execution (and so which files) those tasks belonged to.
+    Works when the materialized plan ends in map-style operators (read, map,
+    filter ...); blocks made by shuffles/repartition/limit are not followed.
+    """
+    out: list[_Side] = []
+    seen: set[tuple] = set()
+    for lo in logical:
+        if type(lo).__name__ != "InputData":
+            continue
+        for bundle in getattr(lo, "input_data", None) or []:
+            for ref in getattr(bundle, "block_refs", None) or []:
+                try:
+                    tid = ref.task_id().hex()
+                except Exception:  # noqa: BLE001
+                    continue
+                with _origins_lock:
+                    snapshot = _BLOCK_ORIGINS.get(tid)
+                for fmt, schema, ids in snapshot or []:
+                    key = (fmt, ids)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    side = _Side(lo, "input", fmt, ["<materialized>"], None)
+                    side.identities = list(ids)
+                    side.schema = schema
+                    side.list_only = True  # the schema is the original one; do not relearn
+                    out.append(side)
+    return out
 
 
 def _dedupe(datasets: list[Any]) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections import defaultdict
 
 import pytest
@@ -19,6 +20,8 @@ def ray_run(tmp_path_factory):
             OPENLINEAGE_URL=rec.url,
             OPENLINEAGE_API_KEY="ingest-key-123",
             RAY_DATA_EXECUTION_CALLBACKS=RAY_CALLBACK,
+            MLFLOW_TRACKING_URI=f"file://{work}/mlruns",
+            MLFLOW_ALLOW_FILE_STORE="true",
             **WORKLOAD_ENV,
         )
         proc = run_workload("ray_formats.py", str(work), env=env, timeout=400)
@@ -44,6 +47,10 @@ def _run_for(ray_run, job_name):
     runs = [evs for evs in ray_run["runs"].values() if evs[0]["job"]["name"] == job_name]
     assert len(runs) == 1, (job_name, sorted({e["job"]["name"] for e in ray_run["events"]}))
     return runs[0]
+
+
+def _ids(datasets):
+    return [(d["namespace"], d["name"]) for d in datasets]
 
 
 def _fields(ds):
@@ -72,6 +79,10 @@ EXPECTED_JOBS = {
     "ray.data:read_csv->limit=1",
     "ray.data:read_csv->Map(<lambda>)",
     "ray.data:read_tfrecords->limit=1",
+    "ray.data:read_parquet->Map(<lambda>)",  # materialize()
+    "ray.data:InputData->write_csv",  # write of the materialized dataset
+    "ray.data:read_csv->limit=1->Map(<lambda>)",  # schema() that executes
+    "ray.data:read_json",  # inside an MLflow run
 }
 
 
@@ -188,6 +199,36 @@ def test_tfrecords_read_is_captured(ray_run):
         assert final["eventType"] == "FAIL"
     else:
         assert final["eventType"] == "COMPLETE"
+
+
+def test_materialized_blocks_keep_their_inputs(ray_run):
+    work = ray_run["work"]
+    mat = _final(_run_for(ray_run, "ray.data:read_parquet->Map(<lambda>)"))
+    assert _ids(mat["inputs"]) == [("file", f"{work}/in_parquet")] and mat["outputs"] == []
+    # the later write reads blocks materialized from in_parquet: same input
+    final = _final(_run_for(ray_run, "ray.data:InputData->write_csv"))
+    assert _ids(final["inputs"]) == [("file", f"{work}/in_parquet")]
+    inp = final["inputs"][0]
+    assert inp["facets"]["storage"]["fileFormat"] == "parquet"
+    assert _fields(inp) == [("id", "int64"), ("name", "large_string")]
+    out = _ds(final, "outputs", f"{work}/out_from_materialized")
+    assert out["facets"]["storage"]["fileFormat"] == "csv"
+    assert _fields(out) == [("id", "int64")]
+
+
+def test_schema_that_executes_is_captured(ray_run):
+    final = _final(_run_for(ray_run, "ray.data:read_csv->limit=1->Map(<lambda>)"))
+    assert _ids(final["inputs"]) == [("file", f"{ray_run['work']}/in.csv")]
+
+
+def test_parent_is_the_active_mlflow_run(ray_run):
+    mark = ray_run["marks"]["inside_mlflow_run"]
+    final = _final(_run_for(ray_run, "ray.data:read_json"))
+    assert _ids(final["inputs"]) == [("file", mark["input"])]
+    parent = final["run"]["facets"]["parent"]
+    assert parent["run"]["runId"] == str(uuid.UUID(hex=mark["run_id"]))
+    assert parent["job"]["name"] == f"mlflow/experiments/{mark['experiment_id']}"
+    assert parent["root"]["job"]["name"] == WORKLOAD_ENV["LINEAGE_WORKLOAD_NAME"]
 
 
 def test_workload_facet(ray_run):

@@ -134,7 +134,7 @@ def _on_download(repo: Any, artifact_path: str | None, result: Any) -> None:
         is_load = load_flavor is not None
         model = common.model_dataset(
             "input",
-            common.tracking_namespace(),
+            common.tracking_namespace(getattr(repo, "tracking_uri", None) or None),
             name,
             model_id=model_id,
             flavor=load_flavor if is_load else common.flavor_of(mlmodel),

@@ -108,6 +108,21 @@ def tracking_namespace(uri: str | None = None) -> str:
     return "mlflow://local"
 
 
+def store_namespace(store: Any) -> str:
+    """Namespace of the tracking store a hook runs on (not the global URI)."""
+    if store is not None:
+        get_creds = getattr(store, "get_host_creds", None)
+        if callable(get_creds):
+            with contextlib.suppress(Exception):
+                return tracking_namespace(get_creds().host)
+        db_uri = getattr(store, "db_uri", None)
+        if isinstance(db_uri, str) and db_uri:
+            return tracking_namespace(db_uri)
+        if hasattr(store, "root_directory"):
+            return "mlflow://local"
+    return tracking_namespace()
+
+
 def model_name(model_id: str | None, registered: tuple[str, str] | None = None,
                run_path: tuple[str, str] | None = None) -> str:
     if model_id:

@@ -28,11 +28,11 @@ class RegistryStoreLineageMixin:
     def create_model_version(self, *args: Any, **kwargs: Any) -> Any:
         mv = super().create_model_version(*args, **kwargs)  # type: ignore[misc]
         with guard("MLflow lineage (create_model_version)"):
-            _register_event(mv)
+            _register_event(self, mv)
         return mv
 
 
-def _register_event(mv: Any) -> None:
+def _register_event(store: Any, mv: Any) -> None:
     model_id = getattr(mv, "model_id", None)
     source = getattr(mv, "source", None) or ""
     if not model_id:
@@ -41,7 +41,9 @@ def _register_event(mv: Any) -> None:
             model_id = m.group(1)
     facts = common.model_facts(model_id)
     run_id = getattr(mv, "run_id", None) or facts.get("run_id")
-    ns = common.tracking_namespace()
+    # Logged models live in the tracking store: name them by the tracking URI
+    # this registry store was built for.
+    ns = common.tracking_namespace(getattr(store, "_lineage_tracking_uri", None))
     name = common.model_name(model_id, registered=(mv.name, str(mv.version)))
     output = common.model_dataset(
         "output",
@@ -84,22 +86,23 @@ def _call_builtin(name: str, store_uri: str, tracking_uri: str | None) -> Any:
     return builtin(store_uri=store_uri)
 
 
-def _wrap(store: Any) -> Any:
+def _wrap(store: Any, tracking_uri: str | None) -> Any:
     if not tracking_active():
         return store
     with guard("MLflow lineage (registry store setup)"):
         common.check_version()
         store.__class__ = common.lineage_subclass(RegistryStoreLineageMixin, type(store))
+        store._lineage_tracking_uri = tracking_uri
     return store
 
 
 def file_registry_builder(store_uri: str, tracking_uri: str | None = None) -> Any:
-    return _wrap(_call_builtin("_get_file_store", store_uri, tracking_uri))
+    return _wrap(_call_builtin("_get_file_store", store_uri, tracking_uri), tracking_uri)
 
 
 def sqlalchemy_registry_builder(store_uri: str, tracking_uri: str | None = None) -> Any:
-    return _wrap(_call_builtin("_get_sqlalchemy_store", store_uri, tracking_uri))
+    return _wrap(_call_builtin("_get_sqlalchemy_store", store_uri, tracking_uri), tracking_uri)
 
 
 def rest_registry_builder(store_uri: str, tracking_uri: str | None = None) -> Any:
-    return _wrap(_call_builtin("_get_rest_store", store_uri, tracking_uri))
+    return _wrap(_call_builtin("_get_rest_store", store_uri, tracking_uri), tracking_uri)

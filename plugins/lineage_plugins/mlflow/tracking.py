@@ -29,7 +29,7 @@ class TrackingStoreLineageMixin:
     def create_logged_model(self, *args: Any, **kwargs: Any) -> Any:
         model = super().create_logged_model(*args, **kwargs)  # type: ignore[misc]
         with guard("MLflow lineage (create_logged_model)"):
-            _model_event("START", model)
+            _model_event(self, "START", model)
         return model
 
     def finalize_logged_model(self, *args: Any, **kwargs: Any) -> Any:
@@ -37,7 +37,7 @@ class TrackingStoreLineageMixin:
         with guard("MLflow lineage (finalize_logged_model)"):
             status = kwargs.get("status", args[1] if len(args) > 1 else None)
             failed = "FAILED" in str(getattr(status, "name", status)).upper()
-            _model_event("FAIL" if failed else "COMPLETE", model)
+            _model_event(self, "FAIL" if failed else "COMPLETE", model)
         return model
 
     def log_inputs(self, *args: Any, **kwargs: Any) -> Any:
@@ -50,7 +50,7 @@ class TrackingStoreLineageMixin:
         return result
 
 
-def _model_event(event_type: str, model: Any) -> None:
+def _model_event(store: Any, event_type: str, model: Any) -> None:
     model_id = getattr(model, "model_id", None)
     if not model_id:
         return
@@ -60,7 +60,7 @@ def _model_event(event_type: str, model: Any) -> None:
         flavor = _flavor_from_location(model)
     common.remember_model(model_id, experiment_id=model.experiment_id, run_id=model.source_run_id,
                           artifact_location=model.artifact_location)
-    ns = common.tracking_namespace()
+    ns = common.store_namespace(store)
     output = common.model_dataset(
         "output",
         ns,

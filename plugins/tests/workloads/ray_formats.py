@@ -173,4 +173,18 @@ try:
 except Exception as exc:  # noqa: BLE001 - tensorflow is not installed in the test env
     mark("tfrecords_read_raised", error=type(exc).__name__)
 
+out_mat = os.path.join(work, "out_from_materialized")
+mark("materialize_then_write", input=pq_dir, output=out_mat)
+materialized = ray.data.read_parquet(pq_dir).map(lambda r: {"id": r["id"] + 1}).materialize()
+materialized.write_csv(out_mat)
+
+mark("csv_schema", input=csv_file)
+ray.data.read_csv(csv_file).map(lambda r: r).schema()  # executes (one block) to learn the schema
+
+import mlflow  # noqa: E402  (tracking URI from the environment: a file store)
+
+with mlflow.start_run() as run:
+    mark("inside_mlflow_run", run_id=run.info.run_id, experiment_id=run.info.experiment_id, input=json_dir)
+    ray.data.read_json(json_dir).take_all()
+
 mark("done")
