@@ -36,13 +36,15 @@ _RANGE_TEXT = ">={}.{},<{}.{}".format(*RAY_TESTED_RANGE[0], *RAY_TESTED_RANGE[1]
 _compat_reason: str | None = None
 try:
     import ray
+except Exception as exc:  # noqa: BLE001
+    ray = None  # type: ignore[assignment]
+try:
     from ray.data._internal.execution.execution_callback import (
         ExecutionCallback as _CallbackBase,
     )
 except Exception as exc:  # noqa: BLE001
     _CallbackBase = object  # type: ignore[misc,assignment]
     _compat_reason = f"cannot import Ray Data's ExecutionCallback ({type(exc).__name__}: {exc})"
-    ray = None  # type: ignore[assignment]
 
 _Read = _ReadFiles = _ListFiles = _Write = _PreservesSchema = None
 if _compat_reason is None:
