@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "clouds",
     "catalog",
     "ingest",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +141,9 @@ STORAGES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+
+# Benchmark-only routes (bench.reference); never on in a deployment.
+LINEAGE_BENCH_VIEWS = env_bool("LINEAGE_BENCH_VIEWS", False)
 
 # --- Security (production) ------------------------------------------------------------------
 if PRODUCTION:

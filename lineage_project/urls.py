@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -35,3 +36,8 @@ urlpatterns = [
     path("api/v1/o/<slug:org_slug>/exports/", export_views.ExportAPIView.as_view(), name="exports-api"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
 ]
+
+if settings.LINEAGE_BENCH_VIEWS:
+    from bench.reference import reference_insert
+
+    urlpatterns.append(path("bench/reference-insert", reference_insert, name="bench-reference-insert"))

@@ -1,0 +1,324 @@
+"""`manage.py bench ingest|batch|normalize|lag|export|all`: measure against references run on the same
+machine in the same run, and print one table.
+
+Needs PostgreSQL and Redis (the configured DATABASE_URL and CELERY_BROKER_URL); builds its own data
+in fresh organizations (`bench-...`), so point it at a database you do not mind growing. `--quick`
+is the small version CI runs to keep the benchmarks working; it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+from bench import generator
+from bench.load import post_all
+from bench.reference import CREATE
+from clouds.services import create_cloud, create_ingest_key, set_cloud_lineage
+from ingest.models import RawEvent, RawStatus
+from orgs.models import Organization
+from orgs.services import create_org, set_lineage_beta
+
+ROOT = Path(settings.BASE_DIR)
+BENCHES = ("ingest", "batch", "normalize", "lag", "export")
+
+
+@dataclass
+class Row:
+    figure: str
+    values: list[float]
+    unit: str
+    reference: list[float] = field(default_factory=list)
+    goal: str = ""
+    goal_met: bool | None = None
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        def fmt(vs: list[float]) -> str:
+            if not vs:
+                return ""
+            med = statistics.median(vs)
+            spread = f" ({min(vs):,.0f}-{max(vs):,.0f})" if len(vs) > 1 else ""
+            return f"{med:,.1f}{spread}" if med < 100 else f"{med:,.0f}{spread}"
+
+        ratio = ""
+        if self.values and self.reference:
+            ratio = f"{statistics.median(self.values) / statistics.median(self.reference):.0%}"
+        verdict = {True: "met", False: "NOT met", None: ""}[self.goal_met]
+        return [self.figure, f"{fmt(self.values)} {self.unit}", fmt(self.reference), ratio, self.goal, verdict, self.note]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _db_url() -> str:
+    d = connection.settings_dict
+    return f"postgres://{d['USER'] or 'postgres'}@{d['HOST'] or '127.0.0.1'}:{d['PORT'] or 5432}/{d['NAME']}"
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(DATABASE_URL=_db_url(), CELERY_BROKER_URL=settings.CELERY_BROKER_URL, DJANGO_DEBUG="false",
+               DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="WARNING", **extra)
+    return env
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+@contextmanager
+def gunicorn(workers: int = 2, threads: int = 4):
+    """The application behind a production server (gthread: keep-alive, persistent DB connections)."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "lineage_project.wsgi", "-k", "gthread", "-w", str(workers),
+         "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning"],
+        cwd=ROOT, env=_child_env(LINEAGE_BENCH_VIEWS="1"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise CommandError(f"gunicorn exited: {proc.stderr.read().decode()[-2000:]}") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@contextmanager
+def celery_worker():
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "lineage_project", "worker", "--pool=solo",
+         "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def tenant(label: str) -> tuple[Organization, str]:
+    org, _ = create_org(slug=f"bench-{label}-{uuid.uuid4().hex[:6]}", name=f"Bench {label}")
+    set_lineage_beta(org=org, enabled=True)
+    cloud, _ = create_cloud(org=org, name="bench-cloud")
+    set_cloud_lineage(cloud=cloud, enabled=True, at=timezone.now() - timedelta(days=400))
+    _, key = create_ingest_key(cloud=cloud, name="bench")
+    return org, key
+
+
+def bodies(n: int, seed: int, org: Organization | None = None) -> list[bytes]:
+    """Events for one bench organization (project ids are global, so each org names its own)."""
+    start = timezone.now() - timedelta(days=30)
+    prefix = f"prj_{org.slug}" if org else "prj_bench"
+    return [json.dumps(e).encode() for e in generator.events(n, seed=seed, start=start, project_prefix=prefix,
+                                                              cluster_started=start - timedelta(hours=1))]
+
+
+def copy_rate(events: list[bytes]) -> float:
+    """PostgreSQL COPY of the same events into one jsonb table: events/s."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS bench_copy (body jsonb NOT NULL)")
+        cursor.execute("TRUNCATE bench_copy")
+        raw = cursor.cursor  # the psycopg cursor, for COPY
+        t = time.perf_counter()
+        with raw.copy("COPY bench_copy (body) FROM STDIN") as copy:
+            for body in events:
+                copy.write_row((body.decode(),))
+        seconds = time.perf_counter() - t
+    return len(events) / seconds
+
+
+def pending(org_ids: list[int]) -> int:
+    return RawEvent.objects.filter(org_id__in=org_ids, status=RawStatus.PENDING).count()
+
+
+class Command(BaseCommand):
+    help = __doc__.split("\n\n")[0]
+
+    def add_arguments(self, parser):
+        parser.add_argument("which", choices=[*BENCHES, "all"])
+        parser.add_argument("--quick", action="store_true", help="Tiny sizes: checks the benchmarks run (CI)")
+        parser.add_argument("--events", type=int, help="Events per ingest repetition (default 3000; quick 200)")
+        parser.add_argument("--repeat", type=int, help="Repetitions (default 3; quick 1)")
+        parser.add_argument("--clients", type=int, default=4, help="Concurrent client processes")
+        parser.add_argument("--export-records", type=int, help="Lineage records for the export bench (default 1M)")
+
+    def handle(self, which, quick, events, repeat, clients, export_records, **options):
+        if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL:
+            raise CommandError("benchmarks need PostgreSQL and Redis: set DATABASE_URL and CELERY_BROKER_URL")
+        self.n = events or (200 if quick else 3000)
+        self.repeat = repeat or (1 if quick else 3)
+        self.clients = clients
+        self.export_records = export_records or (5_000 if quick else 1_000_000)
+        self.quick = quick
+        self.rows: list[Row] = []
+        self.state: dict = {}
+        with connection.cursor() as cursor:
+            cursor.execute(CREATE)
+        started = time.monotonic()
+        chosen = BENCHES if which == "all" else (which,)
+        if ("normalize" in chosen or "lag" in chosen) and "ingest" not in chosen:
+            chosen = ("ingest", *chosen)
+        for name in chosen:
+            getattr(self, f"bench_{name}")()
+        self.print_table(time.monotonic() - started)
+
+    # --- Benchmarks -------------------------------------------------------------------------
+
+    def bench_ingest(self):
+        org, key = tenant("ingest")
+        self.state["orgs"] = [org.pk]
+        total = self.n * self.repeat
+        all_bodies = bodies(total + 200, seed=11, org=org)
+        self.state["event_bytes"] = statistics.mean(len(b) for b in all_bodies)
+        ours, ref = [], []
+        with gunicorn() as port:
+            post_all("127.0.0.1", port, "/api/v1/lineage", all_bodies[:100], key=key, clients=self.clients)  # warm up
+            post_all("127.0.0.1", port, "/bench/reference-insert", all_bodies[100:200], clients=self.clients)
+            for i in range(self.repeat):
+                chunk = all_bodies[200 + i * self.n: 200 + (i + 1) * self.n]
+                result = post_all("127.0.0.1", port, "/api/v1/lineage", chunk, key=key, clients=self.clients)
+                if set(result.statuses) != {201}:
+                    raise CommandError(f"ingest answered {result.statuses}")
+                ours.append(result.rate)
+                ref.append(post_all("127.0.0.1", port, "/bench/reference-insert", chunk, clients=self.clients).rate)
+        self.state["ingest_peak"] = statistics.median(ours)
+        self.state["ingested"] = total + 100
+        self.rows.append(Row(f"single-event ingest, {self.clients} clients, gunicorn 2x4", ours, "events/s", ref,
+                             "≥ 70% of a bare DRF INSERT view", statistics.median(ours) >= 0.7 * statistics.median(ref)))
+
+    def bench_batch(self):
+        org, key = tenant("batch")
+        self.state.setdefault("orgs", []).append(org.pk)
+        size = 500 if not self.quick else 50
+        events = bodies(self.n * 2, seed=22, org=org)
+        batches = [b"[" + b",".join(events[i:i + size]) + b"]" for i in range(0, len(events), size)]
+        rates, copies = [], []
+        with gunicorn() as port:
+            for i in range(self.repeat):
+                if i:  # the same events again would be duplicates: new ones each repetition
+                    events = bodies(self.n * 2, seed=22 + i, org=org)
+                    batches = [b"[" + b",".join(events[j:j + size]) + b"]" for j in range(0, len(events), size)]
+                result = post_all("127.0.0.1", port, "/api/v1/lineage/batch", batches, key=key, clients=2)
+                if set(result.statuses) != {200}:
+                    raise CommandError(f"batch answered {result.statuses}")
+                rates.append(len(events) / result.seconds)
+                copies.append(copy_rate(events))
+        self.state["copy"] = copies
+        self.rows.append(Row(f"batch ingest ({size} events a request, 2 clients)", rates, "events/s", copies,
+                             "≥ 60% of COPY into jsonb", statistics.median(rates) >= 0.6 * statistics.median(copies)))
+
+    def bench_normalize(self):
+        orgs = self.state["orgs"]
+        backlog = pending(orgs)
+        copies = self.state.get("copy") or [copy_rate(bodies(min(backlog, 5000), seed=33))]
+        peak_rss, first_rss = 0.0, None
+        with celery_worker() as worker:
+            t = time.perf_counter()
+            while pending(orgs):
+                rss = _rss_mb(worker.pid)
+                first_rss = first_rss or rss
+                peak_rss = max(peak_rss, rss)
+                time.sleep(0.25)
+                if worker.poll() is not None:
+                    raise CommandError("the worker died")
+            seconds = time.perf_counter() - t
+        rate = backlog / seconds
+        self.rows.append(Row("normalization, one worker process", [rate], "events/s", copies,
+                             "≥ 40% of COPY", rate >= 0.4 * statistics.median(copies), f"{backlog} events"))
+        self.rows.append(Row("worker RSS over the normalize run", [peak_rss], "MB", [], "flat, < 300 MB",
+                             peak_rss < 300, f"first sample {first_rss or 0:.0f} MB, peak {peak_rss:.0f} MB"))
+
+    def bench_lag(self):
+        org, key = tenant("lag")
+        rate = max(5.0, self.state.get("ingest_peak", 100) / 2)
+        seconds = 3 if self.quick else 15
+        events = bodies(int(rate * seconds), seed=44, org=org)
+        with gunicorn() as port, celery_worker():
+            result = post_all("127.0.0.1", port, "/api/v1/lineage", events, key=key, clients=2, rate=rate)
+            if set(result.statuses) != {201}:
+                raise CommandError(f"ingest answered {result.statuses}")
+            deadline = time.monotonic() + 120
+            while pending([org.pk]) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        lags = sorted(
+            (p - r).total_seconds() for r, p in RawEvent.objects.filter(org=org).values_list("received_at", "processed_at")
+            if p is not None
+        )
+        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else float("inf")
+        self.rows.append(Row(f"ingest-to-catalog lag p99 at {rate:.0f} events/s (half of peak)", [p99], "s", [],
+                             "< 2 s", p99 < 2, f"{len(lags)} events, median {statistics.median(lags) if lags else 0:.2f} s"))
+
+    def bench_export(self):
+        org, _ = tenant("export")
+        from bench.bulk import lineage_records
+
+        t = time.perf_counter()
+        lineage_records(org, self.export_records)
+        built = time.perf_counter() - t
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "export.zip"
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "manage.py", "export_lineage", org.slug, "lineage", "--out", str(out)],
+                           cwd=ROOT, env=_child_env(), check=True, capture_output=True)
+            seconds = time.perf_counter() - t
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            size = out.stat().st_size
+        peak_mb = max(peak, before) / 1024
+        self.rows.append(Row(f"export of {self.export_records:,} lineage records (CSV zip)",
+                             [self.export_records / seconds], "records/s", [], "flat memory, peak RSS < 200 MB",
+                             peak_mb < 200, f"peak RSS {peak_mb:.0f} MB, {size / 1e6:.0f} MB zip, data built in {built:.0f} s"))
+
+    # --- Output -------------------------------------------------------------------------------
+
+    def print_table(self, seconds: float):
+        head = ["figure", "value (median, spread)", "reference", "ratio", "goal", "", "note"]
+        table = [head, *[r.cells() for r in self.rows]]
+        widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+        line = "| " + " | ".join(f"{{:<{w}}}" for w in widths) + " |"
+        self.stdout.write(line.format(*head))
+        self.stdout.write("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for row in table[1:]:
+            self.stdout.write(line.format(*row))
+        size = self.state.get("event_bytes")
+        self.stdout.write(f"\n{os.cpu_count()} cores; events {size:,.0f} bytes on average; "
+                          f"repetitions {self.repeat}; took {seconds:.0f} s" if size else f"\ntook {seconds:.0f} s")
