@@ -36,10 +36,10 @@ def _dataset(rng: random.Random, bucket: str, name: str) -> dict:
     }}
 
 
-def _model(name: str, version: int) -> dict:
+def _model(rng: random.Random, name: str, version: int) -> dict:
     return {"namespace": "mlflow://tracking.bench", "name": f"models/{name}", "facets": {
         "datasetType": _facet(datasetType="MODEL"),
-        "mlflowModel": _facet(modelId=name, flavor="pytorch", runId=uuid.uuid4().hex[:16], experimentId="42",
+        "mlflowModel": _facet(modelId=name, flavor="pytorch", runId=f"{rng.getrandbits(64):016x}", experimentId="42",
                               artifactPath="model", registeredName=name, registeredVersion=str(version)),
     }}
 
@@ -71,7 +71,7 @@ def events(n: int, *, seed: int = 1, pipelines: int = 200, depth: int = 10, hubs
             kind, outputs = "service", []
             inputs = produced.get((p, s - 1), inputs)[:1]
         elif s == depth - 1:
-            kind, outputs = "job", [_model(f"model-p{p:04d}", version + 1)]
+            kind, outputs = "job", [_model(rng, f"model-p{p:04d}", version + 1)]
         else:
             kind = "workspace" if rng.random() < 0.1 else "job"
             outputs = [_dataset(rng, "features", f"p{p:04d}/stage{s}/out_{i}") for i in range(rng.randint(1, 2))]
