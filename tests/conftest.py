@@ -62,6 +62,16 @@ def _eager_celery_outside_service_tests(request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_ingest_caches():
+    """Ingest's in-process memos (ingest.services) hold facts about rows each test rolls back."""
+    from ingest.services import reset_caches
+
+    reset_caches()
+    yield
+    reset_caches()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs ~0.4 s per user created; the tests are not about it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
