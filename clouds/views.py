@@ -39,7 +39,7 @@ def _settings_url(cloud: Cloud, anchor: str = "") -> str:
 
 def _render_settings(request: HttpRequest, org: Organization, cloud: Cloud, *, new_key: IngestKey | None = None,
                      new_secret: str = "") -> HttpResponse:
-    grants = Grants(request.user, org)
+    grants = Grants.for_request(request, org)
     history = list(cloud.toggle_changes.order_by("-changed_at", "-id")[:HISTORY_SHOWN])
     can_manage_owners = grants.can(Action.OWNER_GRANT, cloud)
     response = render(request, "clouds/settings.html", {

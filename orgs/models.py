@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404
 
@@ -81,14 +80,6 @@ def role_in(user: AbstractBaseUser | AnonymousUser, org: Organization) -> str | 
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(org=org, user=user).values_list("role", flat=True).first()
-
-
-def require_role(user, org: Organization, *roles: str) -> None:
-    """Raise PermissionDenied unless the user holds one of the roles (platform staff always may)."""
-    if user.is_staff:
-        return
-    if role_in(user, org) not in roles:
-        raise PermissionDenied("Your role in this organization does not allow this.")
 
 
 class AuditEntryQuerySet(models.QuerySet):

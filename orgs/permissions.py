@@ -102,6 +102,14 @@ class Grants:
     def __init__(self, user, org: Organization):
         self.user, self.org = user, org
 
+    @classmethod
+    def for_request(cls, request, org: Organization) -> Grants:
+        """One Grants per request and organization, shared by the view and the page's navigation."""
+        cache = request.__dict__.setdefault("_grants", {})
+        if org.pk not in cache:
+            cache[org.pk] = cls(request.user, org)
+        return cache[org.pk]
+
     @cached_property
     def role(self) -> str | None:
         if not self.user.is_authenticated:
@@ -158,7 +166,7 @@ def authorize(request, action: Action, obj: Target, *, attempt: dict | None = No
     `after`. Call this outside any transaction.atomic() block: the denial must stay recorded
     although nothing else is written.
     """
-    allowed = grants.can(action, obj) if grants is not None else can(request.user, action, obj)
+    allowed = (grants or Grants.for_request(request, _org_and_cloud(obj)[0])).can(action, obj)
     if allowed:
         return
     org, _ = _org_and_cloud(obj)

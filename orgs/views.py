@@ -36,7 +36,7 @@ def _settings_url(org: Organization) -> str:
 
 @org_view()
 def settings_page(request: HttpRequest, org: Organization) -> HttpResponse:
-    grants = Grants(request.user, org)
+    grants = Grants.for_request(request, org)
     clouds = Cloud.objects.in_org(org).with_lineage_state().annotate(
         owner_count=Count("owners", distinct=True), project_count=Count("projects", distinct=True)
     )
