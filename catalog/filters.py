@@ -15,6 +15,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from catalog.graph import edge_members
 from catalog.models import Asset, Direction, Run, Workload, WorkloadAsset, WorkloadKind
 from clouds.models import Cloud, Project
 from orgs.models import Organization
@@ -82,6 +83,9 @@ class CatalogFilterSet(filters.FilterSet):
             Project.objects.in_org(org).select_related("cloud") if org else Project.objects.none()
         )
 
+    def _edges(self) -> QuerySet:
+        return WorkloadAsset.objects.in_org(self.org) if self.org else WorkloadAsset.objects.none()
+
     def by_creator(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value.strip().lower() == "me":
             value = getattr(self.request.user, "email", "") if self.request else ""
@@ -109,8 +113,8 @@ class AssetFilterSet(CatalogFilterSet):
 
     def by_workload_edge(self, queryset: QuerySet, name: str, value) -> QuerySet:
         direction = Direction.INPUT if name == "read_by" else Direction.OUTPUT
-        edges = WorkloadAsset.objects.filter(workload_id=value, direction=direction)
-        return queryset.filter(pk__in=edges.values("asset_id"))
+        edges = self._edges().filter(workload_id=value, direction=direction)
+        return queryset.filter(pk__in=edge_members(edges, "asset_id"))
 
 
 class WorkloadFilterSet(CatalogFilterSet):
@@ -129,8 +133,8 @@ class WorkloadFilterSet(CatalogFilterSet):
 
     def by_asset_edge(self, queryset: QuerySet, name: str, value) -> QuerySet:
         direction = Direction.INPUT if name == "reads" else Direction.OUTPUT
-        edges = WorkloadAsset.objects.filter(asset_id=value, direction=direction)
-        return queryset.filter(pk__in=edges.values("workload_id"))
+        edges = self._edges().filter(asset_id=value, direction=direction)
+        return queryset.filter(pk__in=edge_members(edges, "workload_id"))
 
 
 class RunFilterSet(filters.FilterSet):

