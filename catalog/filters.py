@@ -12,7 +12,8 @@ from datetime import date, datetime, time, timedelta
 
 import django_filters as filters
 from django import forms
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from catalog.graph import edge_members
@@ -21,6 +22,33 @@ from clouds.models import Cloud, Project
 from orgs.models import Organization
 
 SORTS = (("name", "Name (A-Z)"), ("-name", "Name (Z-A)"), ("created_at", "Oldest first"), ("-created_at", "Newest first"))
+
+
+def values_present(model: type[Model], org: Organization, column: str, **equal: str) -> list[str]:
+    """The distinct non-empty values of `column` among the org's rows (for a filter dropdown).
+
+    A plain DISTINCT reads every row of the org (20 ms for 186k datasets); this "loose index scan"
+    jumps from one value to the next through an index on (org, <equal columns>, column), so it costs
+    one index probe per distinct value. Works on PostgreSQL and SQLite.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    col = connection.ops.quote_name(model._meta.get_field(column).column)
+    conds = " AND ".join([f"{connection.ops.quote_name('org_id')} = %s"]
+                         + [f"{connection.ops.quote_name(model._meta.get_field(k).column)} = %s" for k in equal])
+    values = [org.pk, *equal.values()]
+    # Identifiers come from the model's own metadata (get_field refuses unknown names), quoted; values
+    # are parameters.
+    sql = (
+        f"WITH RECURSIVE v(x) AS ("  # noqa: S608
+        f" SELECT * FROM (SELECT {col} FROM {table} WHERE {conds} ORDER BY {col} LIMIT 1) AS first"
+        f" UNION ALL"
+        f" SELECT (SELECT {col} FROM {table} WHERE {conds} AND {col} > v.x ORDER BY {col} LIMIT 1) FROM v"
+        f" WHERE v.x IS NOT NULL"
+        f") SELECT x FROM v WHERE x IS NOT NULL AND x <> ''"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values + values)
+        return [row[0] for row in cursor.fetchall()]
 
 
 class DateOrDateTimeField(forms.DateTimeField):

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from catalog import facets, graph
-from catalog.filters import AssetFilterSet, CatalogFilterSet, WorkloadFilterSet
+from catalog.filters import AssetFilterSet, CatalogFilterSet, WorkloadFilterSet, values_present
 from catalog.models import Asset, AssetKind, Job, Run, SchemaVersion, Workload, WorkloadKind
 from orgs.models import Organization, org_for_request
 from orgs.services import record
@@ -135,15 +135,11 @@ def _list_page(request: HttpRequest, org_slug: str, spec: ListSpec, queryset_for
     }
     if spec.section == "workloads":
         context["kinds"] = WorkloadKind.choices
-        context["statuses"] = _distinct(Workload.objects.in_org(org), "status")
+        context["statuses"] = values_present(Workload, org, "status")
     else:
         kind = AssetKind.MODEL if spec.section == "models" else AssetKind.DATASET
-        context["types"] = _distinct(Asset.objects.in_org(org).filter(kind=kind), "dataset_type")
+        context["types"] = values_present(Asset, org, "dataset_type", kind=kind)
     return render(request, spec.template, context)
-
-
-def _distinct(qs: QuerySet, field: str) -> list[str]:
-    return [v for v in qs.order_by(field).values_list(field, flat=True).distinct() if v]
 
 
 def _datasets(org: Organization) -> QuerySet:
