@@ -15,6 +15,8 @@ from django import forms
 from django.db import connection
 from django.db.models import Model, QuerySet
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from catalog.graph import edge_members
 from catalog.models import Asset, Direction, Run, Workload, WorkloadAsset, WorkloadKind
@@ -74,6 +76,7 @@ class _DayStart(datetime):
         return cls(start.year, start.month, start.day, tzinfo=start.tzinfo)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CreatedFilter(filters.Filter):
     """created_at bound. `created_before=<date>` includes that whole day; a date-time is exact."""
 
@@ -84,7 +87,7 @@ class CreatedFilter(filters.Filter):
             return qs
         if isinstance(value, _DayStart) and self.lookup_expr == "lt":
             value = value + timedelta(days=1)
-        return qs.filter(**{f"created_at__{self.lookup_expr}": value})
+        return qs.filter(**{f"{self.field_name}__{self.lookup_expr}": value})
 
 
 class CatalogFilterSet(filters.FilterSet):
@@ -94,9 +97,9 @@ class CatalogFilterSet(filters.FilterSet):
                                     help_text="An email address, or `me`.")
     cloud = filters.ModelChoiceFilter(queryset=Cloud.objects.none(), label="Cloud")
     project = filters.ModelChoiceFilter(queryset=Project.objects.none(), label="Project")
-    created_after = CreatedFilter(lookup_expr="gte", label="Created from",
+    created_after = CreatedFilter(field_name="created_at", lookup_expr="gte", label="Created from",
                                   help_text="ISO date (inclusive) or date-time.")
-    created_before = CreatedFilter(lookup_expr="lt", label="Created until",
+    created_before = CreatedFilter(field_name="created_at", lookup_expr="lt", label="Created until",
                                    help_text="ISO date (that whole day included) or date-time (exclusive).")
     sort = filters.ChoiceFilter(choices=SORTS, method="sort_by", label="Sort", empty_label="Newest first")
 

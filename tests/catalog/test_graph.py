@@ -264,3 +264,13 @@ def test_lineage_pages_point_the_script_at_the_graph_api(history, member_client)
     assert "catalog/lineage.js" in page
     serve = history.workload("serve")
     assert f'data-focus="workload:{serve.pk}"' in member_client.get(f"/o/acme/workloads/{serve.pk}/lineage/").content.decode()
+
+
+def test_openapi_schema_describes_the_catalog_endpoints(cast, tenant):
+    body = tenant.client_for(cast["member"]).get("/api/v1/schema/").content.decode()
+    for path in ("/api/v1/o/{org_slug}/graph/", "/api/v1/o/{org_slug}/impact/",
+                 "/api/v1/o/{org_slug}/datasets/{id}/upstream/", "/api/v1/o/{org_slug}/workloads/{id}/runs/",
+                 "/api/v1/o/{org_slug}/models/{id}/schema-versions/"):
+        assert path in body, path
+    for parameter in ("per_node", "as_of", "created_by", "written_by", "sort"):
+        assert f"name: {parameter}" in body, parameter
