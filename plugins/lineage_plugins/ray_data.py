@@ -24,12 +24,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
 from lineage_plugins import RAY_TESTED_RANGE, config
 from lineage_plugins.config import log, tracking_active
-from lineage_plugins.emitter import guard
+from lineage_plugins.emitter import STATS, guard
 
 _RANGE_TEXT = ">={}.{},<{}.{}".format(*RAY_TESTED_RANGE[0], *RAY_TESTED_RANGE[1])
 
@@ -455,6 +456,7 @@ class LineageExecutionCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         # Best effort and silent: this runs on every scheduling step.
         if not self._track_tasks:
             return
+        started = time.perf_counter()
         try:
             for op in executor._topology:
                 for task in op.get_active_tasks():
@@ -467,6 +469,8 @@ class LineageExecutionCallback(_CallbackBase):  # type: ignore[misc,valid-type]
             _warn_once("task-tracking", "lineage: cannot follow Ray Data blocks across "
                        "materialize() (%s: %s); lineage of later executions may miss inputs",
                        type(exc).__name__, exc)
+        finally:
+            STATS["seconds"] += time.perf_counter() - started
 
     def after_execution_succeeds(self, executor: Any) -> None:
         if not self._active or not self._sides or self._done:

@@ -183,8 +183,9 @@ def read_mlmodel(local_dir: str) -> dict[str, Any] | None:
         return None
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+        data = yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader
     return data if isinstance(data, dict) else None
 
 
