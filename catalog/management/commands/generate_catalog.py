@@ -209,11 +209,15 @@ class Command(BaseCommand):
             ("graph: mid dataset, 3 hops both", f"{a}/graph/", {"node": f"asset:{mid.pk}", "depth": 3}),
             ("graph: mid dataset, 6 hops both, limit 500", f"{a}/graph/", {"node": f"asset:{mid.pk}", "depth": 6,
                                                                           "limit": 500}),
+            ("graph: hub, 3 hops, 200 per node, limit 500", f"{a}/graph/", {"node": f"asset:{hub.pk}", "depth": 3,
+                                                                           "per_node": 200, "limit": 500}),
             ("graph: workload, 2 hops, as of 200 days ago", f"{a}/graph/", {
                 "node": f"workload:{wl.pk}", "depth": 2, "as_of": (timezone.now() - timedelta(days=200)).isoformat()}),
             ("impact: layer-0 dataset, 4 hops down", f"{a}/impact/", {"node": f"asset:{first_layer.pk}", "depth": 4}),
             ("impact: layer-0 dataset, 10 hops down (cap 2000)", f"{a}/impact/", {"node": f"asset:{first_layer.pk}",
                                                                                    "depth": 10}),
+            ("impact: hub, 10 hops down (cap 10000)", f"{a}/impact/", {"node": f"asset:{hub.pk}", "depth": 10,
+                                                                        "limit": 10_000}),
             ("impact: mid dataset, 10 hops up", f"{a}/impact/", {"node": f"asset:{mid.pk}", "depth": 10,
                                                                  "direction": "upstream"}),
         ]
