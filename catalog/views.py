@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from catalog import facets, graph
@@ -371,8 +372,7 @@ class ImpactQuery:
 
 
 def _parse_as_of(value: str) -> datetime | None:
-    from django.utils import timezone
-
+    """An ISO date-time; without an offset it is UTC (the pages show UTC)."""
     try:
         parsed = parse_datetime(value.strip())
     except ValueError:

@@ -176,10 +176,11 @@ class Command(BaseCommand):
         cloud = Cloud.objects.in_org(org).order_by("id").first()
         project = Project.objects.in_org(org).order_by("id").first()
         hub = Asset.objects.in_org(org).order_by("id").first()
-        mid = Asset.objects.in_org(org).filter(kind=AssetKind.DATASET).order_by("id")[Asset.objects.in_org(org)
-                                                                                       .count() // 2]
-        first_layer = Asset.objects.in_org(org).order_by("id")[1_000]
-        wl = Workload.objects.in_org(org).order_by("id")[123]
+        datasets = Asset.objects.in_org(org).filter(kind=AssetKind.DATASET).order_by("id")
+        mid = datasets[datasets.count() // 2]  # a dataset half-way down the pipeline
+        first_layer = datasets[min(1_000, datasets.count() // 20)]  # an early one, not a hub
+        workloads = Workload.objects.in_org(org).order_by("id")
+        wl = workloads[min(123, workloads.count() - 1)]
         owner = "user0002@" + org.slug + ".test"
         cases = [
             ("datasets: default (created by me)", f"{s}/datasets/", {}),
