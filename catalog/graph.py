@@ -179,6 +179,9 @@ def walk(org: Organization, focus: NodeRef, *, direction: str, depth: int, node_
     result = Walk(focus=focus, hops={focus: 0}, edges={})
     sides = (UPSTREAM, DOWNSTREAM) if direction == BOTH else (direction,)
     for side in sides:
+        if len(result.hops) >= node_limit:
+            result.truncated = True  # the other side filled the limit: this one is not walked
+            break
         sign = -1 if side == UPSTREAM else 1
         frontier = [focus]
         seen_here = {focus}  # each side may revisit nodes the other side found (cycles)
@@ -208,8 +211,9 @@ def walk(org: Organization, focus: NodeRef, *, direction: str, depth: int, node_
                 key = (theirs, mine) if side == UPSTREAM else (mine, theirs)
                 result.edges[key] = seen
             if len(result.hops) >= node_limit:
-                # Full: walking further could only add edges between nodes already found.
-                result.truncated = True
+                # Full: walking further could only add edges between nodes already found. Whether
+                # it would have found new ones is unknown, so a walk with hops left says it may be cut.
+                result.truncated |= bool(following) and distance < depth
                 break
             frontier = following
     return result

@@ -274,3 +274,10 @@ def test_openapi_schema_describes_the_catalog_endpoints(cast, tenant):
         assert path in body, path
     for parameter in ("per_node", "as_of", "created_by", "written_by", "sort"):
         assert f"name: {parameter}" in body, parameter
+
+
+def test_a_graph_that_fits_its_limit_exactly_is_not_truncated(history, member_client):
+    body = get_graph(member_client, history, "FEAT", limit=5)  # FEAT, ingest, ingest2, train, evaluate
+    assert len(body["nodes"]) == 5 and body["truncated"] is False
+    body = get_graph(member_client, history, "FEAT", limit=4)
+    assert len(body["nodes"]) == 4 and body["truncated"] is True
