@@ -42,8 +42,8 @@ class _Memo:
             return None
         return hit[0]
 
-    def put(self, key, value) -> None:
-        self.items[key] = (value, time.monotonic() + self.ttl)
+    def put(self, key, value, ttl: float | None = None) -> None:
+        self.items[key] = (value, time.monotonic() + (self.ttl if ttl is None else ttl))
         if len(self.items) > self.size:
             self.items.popitem(last=False)
 
@@ -106,9 +106,11 @@ def refusal(key: IngestKey, info: EventInfo) -> str:
         owner = _project_cloud.get(info.claimed_project)
         if owner is None:
             owner = Project.objects.filter(public_id=info.claimed_project).values_list("cloud_id", flat=True).first()
-            if owner is not None:  # an unknown project may still be registered, by this cloud's events
-                _project_cloud.put(info.claimed_project, owner)
-        if owner is not None and owner != key.cloud_id:
+            # Unknown (0) is remembered for a minute only: the worker registers a project when its
+            # cloud's events first name it. Meanwhile another org's events naming it get through
+            # here, but the normalizer links a workload only to a project of its own org.
+            _project_cloud.put(info.claimed_project, owner or 0, ttl=None if owner else 60.0)
+        if owner and owner != key.cloud_id:
             return "the event names a project (run.facets.workload.projectId) of another cloud than its ingest key's"
     return ""
 
