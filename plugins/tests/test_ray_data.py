@@ -83,6 +83,8 @@ EXPECTED_JOBS = {
     "ray.data:InputData->write_csv",  # write of the materialized dataset
     "ray.data:read_csv->limit=1->Map(<lambda>)",  # schema() that executes
     "ray.data:read_json",  # inside an MLflow run
+    "ray.data:read_numpy->write_numpy",
+    "ray.data:read_orc->limit=1",
 }
 
 
@@ -141,6 +143,7 @@ def test_csv_to_json_schemas(ray_run):
         ("ray.data:read_avro", "in.avro", "avro", ["n", "s"]),
         ("ray.data:read_audio->limit=1", "in_audio", "audio", ["amplitude", "sample_rate"]),
         ("ray.data:read_video->limit=1", "clip.mp4", "video", ["frame", "frame_index"]),
+        ("ray.data:read_orc->limit=1", "in.orc", "orc", ["o", "p"]),
     ],
 )
 def test_reads_by_format(ray_run, job, path, fmt, schema_names):
@@ -153,13 +156,17 @@ def test_reads_by_format(ray_run, job, path, fmt, schema_names):
     assert [n for n, _ in _fields(inp)] == schema_names
 
 
-def test_images_and_webdataset_round_trips(ray_run):
+def test_images_numpy_and_webdataset_round_trips(ray_run):
     work = ray_run["work"]
     final = _final(_run_for(ray_run, "ray.data:read_image->write_image"))
     assert _ds(final, "inputs", f"{work}/in_images")["facets"]["storage"]["fileFormat"] == "image"
     out = _ds(final, "outputs", f"{work}/out_images")
     assert out["facets"]["storage"]["fileFormat"] == "image"
     assert [n for n, _ in _fields(out)] == ["image"]
+
+    final = _final(_run_for(ray_run, "ray.data:read_numpy->write_numpy"))
+    assert _ds(final, "inputs", f"{work}/in.npy")["facets"]["storage"]["fileFormat"] == "numpy"
+    assert _ds(final, "outputs", f"{work}/out_npy")["facets"]["storage"]["fileFormat"] == "numpy"
 
     final = _final(_run_for(ray_run, "ray.data:read_webdataset->write_webdataset"))
     assert _ds(final, "inputs", f"{work}/in_wds")["facets"]["storage"]["fileFormat"] == "webdataset"

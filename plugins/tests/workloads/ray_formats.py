@@ -113,6 +113,15 @@ with tarfile.open(os.path.join(wds_in, "shard-000.tar"), "w") as tar:
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
 
+npy_file = os.path.join(work, "in.npy")
+np.save(npy_file, np.arange(6, dtype=np.int64).reshape(3, 2))
+
+import pyarrow as pa  # noqa: E402
+import pyarrow.orc as orc  # noqa: E402
+
+orc_file = os.path.join(work, "in.orc")
+orc.write_table(pa.table({"o": [1, 2], "p": ["u", "v"]}), orc_file)
+
 # ---------------------------------------------------------------- scenarios
 out_parquet = os.path.join(work, "out_parquet")
 mark("parquet_map_write", input=pq_dir, output=out_parquet)
@@ -150,6 +159,13 @@ ray.data.read_videos(video_file).take(1)
 out_wds = os.path.join(work, "out_wds")
 mark("webdataset_roundtrip", input=wds_in, output=out_wds)
 ray.data.read_webdataset(wds_in).write_webdataset(out_wds)
+
+out_npy = os.path.join(work, "out_npy")
+mark("numpy_roundtrip", input=npy_file, output=out_npy)
+ray.data.read_numpy(npy_file).write_numpy(out_npy, column="data")
+
+mark("orc_take", input=orc_file)
+ray.data.read_orc(orc_file).take(1)
 
 mark("parquet_count", input=pq_dir)
 ray.data.read_parquet(pq_dir).count()
