@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -146,7 +145,8 @@ def main() -> None:
     rows = [
         ("Ray Data read+write Parquet", f"{ray_res['bytes'] / 1e6:.0f} MB, {args.rounds} runs/mode",
          f"{med(r_off):.2f} s (min {mn(r_off):.2f})", f"{med(r_on):.2f} s (min {mn(r_on):.2f})",
-         f"{(med(r_on) - med(r_off)) / med(r_off) * 100:+.1f} % (min {(mn(r_on) - mn(r_off)) / mn(r_off) * 100:+.1f} %)",
+         f"{(med(r_on) - med(r_off)) / med(r_off) * 100:+.1f} % "
+         f"(min {(mn(r_on) - mn(r_off)) / mn(r_off) * 100:+.1f} %)",
          f"{r_hook * 1000:.1f} ms = {r_hook / med(r_off) * 100:.2f} %", "< 5 %"),
         ("mlflow.sklearn.log_model", f"SQLite, {len(m_off)} calls/mode",
          f"{med(m_off) * 1000:.1f} ms (min {mn(m_off) * 1000:.1f})",
@@ -157,7 +157,7 @@ def main() -> None:
     header = ("operation", "setup", "without plugin", "with plugin", "end-to-end difference",
               "time in plugin hooks", "goal")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:

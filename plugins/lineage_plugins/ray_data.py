@@ -37,7 +37,7 @@ _RANGE_TEXT = ">={}.{},<{}.{}".format(*RAY_TESTED_RANGE[0], *RAY_TESTED_RANGE[1]
 _compat_reason: str | None = None
 try:
     import ray
-except Exception as exc:  # noqa: BLE001
+except Exception:  # noqa: BLE001
     ray = None  # type: ignore[assignment]
 try:
     from ray.data._internal.execution.execution_callback import (
@@ -176,7 +176,7 @@ def schema_fields(schema: Any) -> list[dict[str, Any]] | None:
     types = getattr(schema, "types", None)
     if names is None or types is None:
         return None
-    return [{"name": str(n), "type": _type_str(t)} for n, t in zip(names, types)]
+    return [{"name": str(n), "type": _type_str(t)} for n, t in zip(names, types, strict=False)]
 
 
 def _type_str(t: Any) -> str:

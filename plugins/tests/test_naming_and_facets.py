@@ -71,7 +71,8 @@ def test_tracking_namespaces():
     assert tracking_namespace("/tmp/mlruns") == "mlflow://local"
     assert tracking_namespace("databricks") == "mlflow://databricks"
     assert tracking_namespace("postgresql://user:secret@db.internal:5432/mlflow") == "mlflow://db.internal:5432/mlflow"
-    assert artifact_identity("mlflow-artifacts://srv:5000/1/abc/artifacts/x") == ("mlflow://srv:5000", "artifacts/1/abc/artifacts/x")
+    assert artifact_identity("mlflow-artifacts://srv:5000/1/abc/artifacts/x") == (
+        "mlflow://srv:5000", "artifacts/1/abc/artifacts/x")
     assert artifact_identity("s3://bkt/mlflow/1/abc/artifacts/m") == ("s3://bkt", "mlflow/1/abc/artifacts/m")
 
 
