@@ -11,7 +11,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install browser run test test-services test-embedded services worker beat lint clean
+.PHONY: install browser run test test-services test-embedded test-plugins plugins-install services worker beat lint clean
 
 install: $(STAMP)
 
@@ -31,16 +31,24 @@ run: install
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: test-services test-embedded
+test: test-services test-embedded test-plugins
 
 # Real PostgreSQL, Redis and Celery worker processes. Fails (never skips) if a service is missing.
-test-services: install browser services
+test-services: install browser services plugins-install
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) LINEAGE_REQUIRE_SERVICES=1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 # Embedded defaults: SQLite and eager Celery; the tests that need real services are deselected.
 test-embedded: install browser
 	env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL $(BIN)/pytest -m "not services" $(PYTEST_ARGS)
+
+# The workload-side plugins: their own virtualenv (plugins/.venv, with Ray Data and MLflow), real Ray
+# and MLflow in the tests. The services suite above also runs them into a live server when installed.
+test-plugins: plugins-install
+	$(MAKE) -C plugins test
+
+plugins-install:
+	$(MAKE) -C plugins install
 
 # Start PostgreSQL and Redis if they are installed but stopped (as on this project's machines).
 services:
