@@ -177,7 +177,13 @@ class Command(BaseCommand):
         project = Project.objects.in_org(org).order_by("id").first()
         hub = Asset.objects.in_org(org).order_by("id").first()
         datasets = Asset.objects.in_org(org).filter(kind=AssetKind.DATASET).order_by("id")
-        mid = datasets[datasets.count() // 2]  # a dataset half-way down the pipeline
+        # A dataset half-way down the pipeline that is both written and read.
+        half = datasets[datasets.count() // 2].pk
+        written = WorkloadAsset.objects.in_org(org).filter(direction=Direction.OUTPUT, asset_id__gte=half)
+        mid_id = (WorkloadAsset.objects.in_org(org).filter(direction=Direction.INPUT, asset__kind=AssetKind.DATASET,
+                                                           asset_id__in=written.values("asset_id"))
+                  .order_by("asset_id").values_list("asset_id", flat=True).first())
+        mid = Asset.objects.get(pk=mid_id) if mid_id else datasets[datasets.count() // 2]
         first_layer = datasets[min(1_000, datasets.count() // 20)]  # an early one, not a hub
         workloads = Workload.objects.in_org(org).order_by("id")
         wl = workloads[min(123, workloads.count() - 1)]
@@ -212,8 +218,8 @@ class Command(BaseCommand):
                                                                           "limit": 500}),
             ("graph: hub, 3 hops, 200 per node, limit 500", f"{a}/graph/", {"node": f"asset:{hub.pk}", "depth": 3,
                                                                            "per_node": 200, "limit": 500}),
-            ("graph: workload, 2 hops, as of 200 days ago", f"{a}/graph/", {
-                "node": f"workload:{wl.pk}", "depth": 2, "as_of": (timezone.now() - timedelta(days=200)).isoformat()}),
+            ("graph: workload, 2 hops, as of 30 days ago", f"{a}/graph/", {
+                "node": f"workload:{wl.pk}", "depth": 2, "as_of": (timezone.now() - timedelta(days=30)).isoformat()}),
             ("impact: layer-0 dataset, 4 hops down", f"{a}/impact/", {"node": f"asset:{first_layer.pk}", "depth": 4}),
             ("impact: layer-0 dataset, 10 hops down (cap 2000)", f"{a}/impact/", {"node": f"asset:{first_layer.pk}",
                                                                                    "depth": 10}),
