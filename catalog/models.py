@@ -41,7 +41,7 @@ class Workload(MergedFacts, models.Model):
     kind = models.CharField(max_length=16, choices=WorkloadKind.choices, default=WorkloadKind.JOB)
     name = models.CharField(max_length=512, blank=True)
     status = models.CharField(max_length=64, blank=True)
-    owner_email = models.CharField(max_length=254, blank=True, db_index=True)
+    owner_email = models.CharField(max_length=254, blank=True)
     derived = models.BooleanField(default=False, help_text="True when no workload facet named it (dbt, Airflow, Spark...).")
     created_at = models.DateTimeField(help_text="Time of the earliest event seen for it.")
     updated_at = models.DateTimeField(help_text="Time of the latest event seen for it.")
@@ -167,7 +167,6 @@ class Asset(MergedFacts, models.Model):
         constraints = [models.UniqueConstraint(fields=["org", "namespace", "name"], name="asset_unique_org_ns_name")]
         indexes = [
             models.Index(fields=["org", "kind", "-created_at"], name="asset_org_kind_created"),
-            models.Index(fields=["org", "kind", "created_by"], name="asset_org_kind_creator"),
             # The list pages: sort by name; "created by me" (iexact compiles to UPPER(col) = UPPER(%s))
             # newest first, the default view; type filter and the type dropdown's distinct values.
             # INCLUDE the column itself: PostgreSQL only counts from an expression index without
