@@ -106,3 +106,10 @@ def test_auditor_downloads_an_evidence_pack_in_the_browser(cast, tenant, page_as
     verifier = Path(__file__).resolve().parents[2] / "tools" / "verify_export.py"
     result = subprocess.run([sys.executable, str(verifier), str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_asset_pages_offer_an_evidence_pack_to_those_who_may_export(catalog, cast):
+    model = Asset.objects.get(name="models/m-123")
+    link = f"/o/acme/exports/?kind=evidence&amp;asset={model.pk}"
+    assert link in client_for(cast["auditor"]).get(f"/o/acme/models/{model.pk}/").content.decode()
+    assert link not in client_for(cast["member"]).get(f"/o/acme/models/{model.pk}/").content.decode()
