@@ -28,5 +28,5 @@ def test_quick_benchmark_reports_every_figure():
     call_command("bench", "all", "--quick", stdout=out)
     table = out.getvalue()
     for figure in ("single-event ingest", "batch ingest", "normalization, one worker", "worker RSS",
-                   "ingest-to-catalog lag", "export of 5,000 lineage records"):
+                   "ingest-to-catalog lag", "export of 5,000 lineage records", "export of 2,000 raw events"):
         assert figure in table, table

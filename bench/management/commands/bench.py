@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import socket
 import statistics
 import subprocess
@@ -180,14 +179,16 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, help="Repetitions (default 3; quick 1)")
         parser.add_argument("--clients", type=int, default=4, help="Concurrent client processes")
         parser.add_argument("--export-records", type=int, help="Lineage records for the export bench (default 1M)")
+        parser.add_argument("--export-raw-events", type=int, help="Raw events for the export bench (default 250k)")
 
-    def handle(self, which, quick, events, repeat, clients, export_records, **options):
+    def handle(self, which, quick, events, repeat, clients, export_records, export_raw_events, **options):
         if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL:
             raise CommandError("benchmarks need PostgreSQL and Redis: set DATABASE_URL and CELERY_BROKER_URL")
         self.n = events or (200 if quick else 3000)
         self.repeat = repeat or (1 if quick else 3)
         self.clients = clients
         self.export_records = export_records or (5_000 if quick else 1_000_000)
+        self.export_raw_events = export_raw_events or (2_000 if quick else 250_000)
         self.quick = quick
         self.rows: list[Row] = []
         self.state: dict = {}
@@ -288,25 +289,35 @@ class Command(BaseCommand):
                              "< 2 s", p99 < 2, f"{len(lags)} events, median {statistics.median(lags) if lags else 0:.2f} s"))
 
     def bench_export(self):
-        org, _ = tenant("export")
-        from bench.bulk import lineage_records
+        from bench import bulk
 
-        t = time.perf_counter()
-        lineage_records(org, self.export_records)
-        built = time.perf_counter() - t
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "export.zip"
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        for kind, n, build in (("lineage", self.export_records, bulk.lineage_records),
+                               ("raw", self.export_raw_events, bulk.raw_events)):
+            org, _ = tenant(f"export-{kind}")
             t = time.perf_counter()
-            subprocess.run([sys.executable, "manage.py", "export_lineage", org.slug, "lineage", "--out", str(out)],
-                           cwd=ROOT, env=_child_env(), check=True, capture_output=True)
-            seconds = time.perf_counter() - t
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            size = out.stat().st_size
-        peak_mb = max(peak, before) / 1024
-        self.rows.append(Row(f"export of {self.export_records:,} lineage records (CSV zip)",
-                             [self.export_records / seconds], "records/s", [], "flat memory, peak RSS < 200 MB",
-                             peak_mb < 200, f"peak RSS {peak_mb:.0f} MB, {size / 1e6:.0f} MB zip, data built in {built:.0f} s"))
+            build(org, n)
+            built = time.perf_counter() - t
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "export.zip"
+                t = time.perf_counter()
+                proc = subprocess.Popen([sys.executable, "manage.py", "export_lineage", org.slug, kind, "--out", str(out)],
+                                        cwd=ROOT, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                samples = []
+                while proc.poll() is None:
+                    samples.append(_rss_mb(proc.pid))
+                    time.sleep(0.2)
+                seconds = time.perf_counter() - t
+                if proc.returncode:
+                    raise CommandError(f"export failed: {proc.stderr.read().decode()[-2000:]}")
+                size = out.stat().st_size
+            samples = [x for x in samples if x] or [0.0]
+            peak = max(samples)
+            half = samples[len(samples) // 2] if len(samples) > 4 else peak
+            what = "lineage records (CSV zip)" if kind == "lineage" else "raw events (NDJSON + chain, zip)"
+            self.rows.append(Row(f"export of {n:,} {what}", [n / seconds], "records/s", [],
+                                 "flat memory, peak RSS < 200 MB", peak < 200,
+                                 f"RSS mid-run {half:.0f} MB, peak {peak:.0f} MB; {size / 1e6:.0f} MB zip; "
+                                 f"data built in {built:.0f} s"))
 
     # --- Output -------------------------------------------------------------------------------
 
