@@ -70,6 +70,8 @@ class _Contrib:
 
 
 _TIMES = frozenset({"first_event_at"})
+# Asset facets that record what was observed (latest wins) rather than what the producer declared.
+_OBSERVED_FACETS = ("facet:schema",)
 
 
 def _time_updates(event_time: datetime) -> dict[str, Any]:
@@ -170,7 +172,8 @@ class _Batch:
         if "run" in event:
             self._add_run_event(event, cloud, stamp, event_time, times)
         elif "dataset" in event:
-            self._add_asset(event["dataset"], cloud, stamp, event_time, times, workload_id="", owner="", project="")
+            self._add_asset(event["dataset"], cloud, stamp, event_time, times, workload_id="", owner="", project="",
+                            declared=True)
         else:
             self._add_job_event(event, cloud, stamp, event_time, times)
 
@@ -237,7 +240,8 @@ class _Batch:
                     self.static_edges[(ext_id, asset_key, direction)].append(event_time.isoformat())
 
     def _add_asset(self, ds: dict, cloud: Cloud, stamp: str, event_time: datetime, times: dict, *,
-                   workload_id: str, owner: str, project: str, produced: bool = False) -> tuple[str, str] | None:
+                   workload_id: str, owner: str, project: str, produced: bool = False,
+                   declared: bool = False) -> tuple[str, str] | None:
         placed = naming.place_asset(ds["namespace"], ds["name"], workload_id=workload_id or "unknown",
                                     cloud_id=cloud.public_id)
         if placed is None:
@@ -245,11 +249,17 @@ class _Batch:
         key = placed
         contrib = self.assets[key]
         contrib.seed.setdefault("cloud", cloud)
-        updates = {**_dataset_updates(ds), **times}
         origin = {"cloud_id": cloud.pk, "created_by": owner, "project_public_id": project}
         # "Created by" is whoever first produced it; a reader only counts when no producer is known.
         contrib.add(stamp if produced else "~" + stamp, {"origin": origin}, frozenset({"origin"}))
-        contrib.add(stamp, updates, _TIMES)
+        # What an asset is (its model facts, type, owners...) is the producer's word, or a
+        # DatasetEvent's: a reader's facets only fill in what no producer said, so loading a model
+        # with another flavor does not rewrite the model. The schema is an observation instead:
+        # the latest one seen wins, whoever saw it (every version is kept in SchemaVersion).
+        facets = _dataset_updates(ds)
+        observed = {k: facets.pop(k) for k in _OBSERVED_FACETS if k in facets}
+        contrib.add(f"{'1' if produced or declared else '0'}|{stamp}", facets)
+        contrib.add(stamp, {**observed, **times}, _TIMES)
         fields = ((ds.get("facets") or {}).get("schema") or {}).get("fields")
         if isinstance(fields, list) and fields:
             skey = (key, _fields_hash(fields))

@@ -68,14 +68,17 @@ def create_org(*, slug: str, name: str, actor=SYSTEM_ACTOR, request_id: str = ""
 def set_lineage_beta(*, org: Organization, enabled: bool, actor=SYSTEM_ACTOR, request_id: str = "") -> bool:
     """Switch the organization's lineage beta. Returns whether anything changed (idempotent)."""
     with transaction.atomic():
-        org = Organization.objects.select_for_update().get(pk=org.pk)
-        if org.lineage_beta_enabled == enabled:
+        locked = Organization.objects.select_for_update().get(pk=org.pk)
+        # The caller's instance follows the stored state, changed or not.
+        org.lineage_beta_enabled = locked.lineage_beta_enabled
+        if locked.lineage_beta_enabled == enabled:
             return False
-        before = org.lineage_beta_enabled
-        org.lineage_beta_enabled = enabled
-        org.save(update_fields=["lineage_beta_enabled"])
-        record(org=org, actor=actor, action="org.lineage_beta", target_type="organization", target_id=org.pk,
-               target_label=org.slug, before={"enabled": before}, after={"enabled": enabled}, request_id=request_id)
+        before = locked.lineage_beta_enabled
+        locked.lineage_beta_enabled = org.lineage_beta_enabled = enabled
+        locked.save(update_fields=["lineage_beta_enabled"])
+        record(org=locked, actor=actor, action="org.lineage_beta", target_type="organization", target_id=locked.pk,
+               target_label=locked.slug, before={"enabled": before}, after={"enabled": enabled},
+               request_id=request_id)
     return True
 
 

@@ -184,3 +184,21 @@ def test_a_week_late_replay_changes_nothing(tenant):
     normalize_raw_events(RawEvent.objects.values_list("id", flat=True))
     post_all(tenant, history()[::-1])
     assert snapshot(tenant.org) == before
+
+
+def test_a_reader_does_not_rewrite_what_the_producer_said(tenant):
+    logged = model("mlflow://t", "models/m-9", modelId="m-9", flavor="sklearn", experimentId="7")
+    loaded = model("mlflow://t", "models/m-9", modelId="m-9", flavor="pyfunc")
+    # The load happens later, and arrives first.
+    post_all(tenant, [run_event("START", "serve", time=at(50), workload_facet=wl("svc", type="service"), inputs=[loaded]),
+                      run_event("COMPLETE", "train", time=at(10), workload_facet=wl("trainer"), outputs=[logged])])
+    facet = Asset.objects.get(name="models/m-9").facets["mlflowModel"]
+    assert (facet["flavor"], facet["experimentId"]) == ("sklearn", "7")
+
+
+def test_beta_switch_updates_the_callers_instance(tenant):
+    from orgs.services import set_lineage_beta
+
+    org = tenant.org
+    set_lineage_beta(org=org, enabled=False)
+    assert org.lineage_beta_enabled is False

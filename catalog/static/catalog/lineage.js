@@ -189,6 +189,12 @@
     return "…" + tail;
   }
 
+  function kindLine(d) {
+    // "Dataset · Parquet", "Job · SUCCEEDED"; a model's type would only repeat its kind.
+    var kind = KIND_LABEL[d.kind] || d.kind;
+    return d.subtitle && d.subtitle !== kind ? kind + " · " + d.subtitle : kind;
+  }
+
   function clip(text, max) {
     return text.length <= max ? text : text.slice(0, max - 1) + "…";
   }
@@ -247,7 +253,7 @@
                                     (d.created_by ? "\ncreated by " + d.created_by : "")));
     g.appendChild(el("rect", { width: NODE_W, height: NODE_H, rx: 7, ry: 7, "class": "box" }));
     g.appendChild(el("text", { x: 10, y: 17, "class": "kind" },
-                     clip((KIND_LABEL[d.kind] || d.kind) + (d.subtitle ? " · " + d.subtitle : ""), 36)));
+                     clip(kindLine(d), 36)));
     var link = el("a", { "class": "name-link" });
     if (typeof d.url === "string" && d.url.charAt(0) === "/" && d.url.charAt(1) !== "/") link.setAttribute("href", d.url);
     link.appendChild(el("text", { x: 10, y: 36, "class": "name" }, shorten(d.label || d.name || d.uri || id, 25)));
