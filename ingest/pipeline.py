@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -35,27 +36,40 @@ def normalize_raw_events(raw_ids: Iterable[int]) -> int:
     """
     done = 0
     for chunk in _chunks(sorted(set(raw_ids)), settings.LINEAGE_NORMALIZE_BATCH):
-        done += _normalize_chunk(chunk)
+        done += _normalize_chunk(chunk, fill=False)
     return done
 
 
-def _claim(ids: list[int], room: int) -> list[RawEvent]:
-    """Lock the given pending rows, and fill the batch up to `room` with other pending rows.
-
-    Single-event requests enqueue one id each; under load, whichever task runs first takes the
-    backlog in one batch and the tasks behind it find their rows done. Rows another worker holds
-    are skipped (it will finish them); a worker that dies rolls back and leaves its rows pending.
-    """
+def _claim(ids: list[int], room: int, *, fill: bool) -> list[RawEvent]:
+    """Lock the given pending rows and, with `fill`, complete the batch up to `room` with the
+    oldest other pending rows. Rows another worker holds are skipped (it will finish them); a
+    worker that dies rolls back and leaves its rows pending."""
     pending = RawEvent.objects.select_for_update(skip_locked=True).filter(status=RawStatus.PENDING)
-    raws = list(pending.filter(id__in=ids).order_by("id"))
-    if raws and len(raws) < room:
+    raws = list(pending.filter(id__in=ids).order_by("id")) if ids else []
+    if fill and len(raws) < room:
         raws += list(pending.exclude(id__in=[r.id for r in raws]).order_by("id")[: room - len(raws)])
     return raws
 
 
-def _normalize_chunk(ids: list[int]) -> int:
+def drain(raw_ids: Iterable[int] = (), *, max_seconds: float = 30.0) -> tuple[int, bool]:
+    """Normalize these events and then whatever else is pending, a batch at a time, for at most
+    `max_seconds`. Returns (events normalized, whether pending events may remain)."""
+    deadline = time.monotonic() + max_seconds
+    ids = sorted(set(raw_ids))
+    done = 0
+    while True:
+        claimed = _normalize_chunk(ids[: settings.LINEAGE_NORMALIZE_BATCH], fill=True)
+        ids = ids[settings.LINEAGE_NORMALIZE_BATCH:]
+        done += claimed
+        if not claimed and not ids:
+            return done, False
+        if time.monotonic() > deadline:
+            return done, True
+
+
+def _normalize_chunk(ids: list[int], *, fill: bool) -> int:
     with transaction.atomic():
-        raws = _claim(ids, settings.LINEAGE_NORMALIZE_BATCH)
+        raws = _claim(ids, settings.LINEAGE_NORMALIZE_BATCH, fill=fill)
         if not raws:
             return 0
         try:

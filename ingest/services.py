@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from catalog.bulk import insert_ignoring_conflicts
 from clouds.models import Cloud, IngestKey, Project
+from ingest import scheduling
 from ingest.contract import EventInfo
 from ingest.models import ClusterSighting, DropCount, RawEvent
 from ingest.tasks import normalize_events
@@ -182,10 +183,12 @@ def _store(key: IngestKey, keep: list[tuple[int, EventInfo]], now: datetime) -> 
 
 
 def enqueue(raw_ids: list[int]) -> None:
-    """Hand ids to the worker. If the broker is down the events stay pending and the sweeper
-    re-enqueues them, so a failure here is logged, never raised to the client."""
+    """Make sure a normalization task will claim these events (ingest.scheduling). If the broker
+    is down the events stay pending and the sweeper re-enqueues them, so a failure here is logged,
+    never raised to the client."""
     try:
-        normalize_events.delay(raw_ids)
+        if scheduling.claim_schedule():
+            normalize_events.delay(raw_ids)
     except Exception as exc:  # the broker's errors are many and transport-specific
         # One line per request: during a broker outage every request lands here.
         log.warning("could not enqueue %d raw events (%s: %s); the sweeper will pick them up",

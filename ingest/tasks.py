@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from ingest import pipeline, retention, sealing
+from ingest import pipeline, retention, scheduling, sealing
 from orgs.models import Organization
 
 log = logging.getLogger(__name__)
@@ -19,10 +19,17 @@ log = logging.getLogger(__name__)
     acks_late=True,
 )
 def normalize_events(raw_event_ids: list[int]) -> int:
-    """Normalize these raw events, then extend the chain. Events left pending by a final failure
-    are swept later; events a busy sealer skipped are sealed by the periodic task."""
-    done = pipeline.normalize_raw_events(raw_event_ids)
-    sealing.seal_all(wait=False)
+    """Normalize these raw events and drain whatever else is pending, then extend the chain.
+
+    The schedule flag is released first (see ingest.scheduling), so an event committed while this
+    task runs either is claimed by it or schedules the next task. Events left pending by a final
+    failure are swept later; events a busy sealer skipped are sealed by the periodic task."""
+    scheduling.release_schedule()
+    done, more = pipeline.drain(raw_event_ids)
+    if done:
+        sealing.seal_all(wait=False)
+    if more and scheduling.claim_schedule():
+        normalize_events.delay([])
     return done
 
 
