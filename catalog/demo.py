@@ -141,6 +141,10 @@ class WorkloadRunFacet(RunFacet):
     resources: WorkloadResources | None = attr.field(default=None)
     image: str | None = attr.field(default=None)
 
+    @staticmethod
+    def _get_schema() -> str:
+        return "/spec/facets/1-0-0/WorkloadRunFacet.json#/$defs/WorkloadRunFacet"
+
 
 @attr.define
 class MlflowModelDatasetFacet(DatasetFacet):
@@ -154,6 +158,10 @@ class MlflowModelDatasetFacet(DatasetFacet):
     modelUri: str | None = attr.field(default=None)
     registeredName: str | None = attr.field(default=None)
     registeredVersion: str | None = attr.field(default=None)
+
+    @staticmethod
+    def _get_schema() -> str:
+        return "/spec/facets/1-0-0/MlflowModelDatasetFacet.json#/$defs/MlflowModelDatasetFacet"
 
 
 def _with_schema(facet: Any, url: str) -> Any:

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import attr
 import requests
 from django.db import connection
 from openlineage.client import OpenLineageClient
-from openlineage.client.facet_v2 import DatasetFacet, RunFacet
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, HttpTransport
+
+from catalog.demo import MlflowModelDatasetFacet, WorkloadRunFacet  # noqa: F401 - re-exported for the tests
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -349,43 +349,8 @@ class TcpProxy:
 
 
 # --- the official OpenLineage client and our custom facets ----------------------------------------
+# The custom facets as client classes are the demo's (catalog.demo): one definition for both.
 
-FACET_SCHEMA_BASE = "/spec/facets/1-0-0"
-
-
-@attr.define
-class WorkloadRunFacet(RunFacet):
-    """Our custom `workload` run facet (ingest/spec/facets/WorkloadRunFacet.json)."""
-
-    type: str
-    id: str
-    name: str | None = attr.field(default=None)
-    projectId: str | None = attr.field(default=None)
-    ownerEmail: str | None = attr.field(default=None)
-    clusterId: str | None = attr.field(default=None)
-    clusterStartedAt: str | None = attr.field(default=None)
-    status: str | None = attr.field(default=None)
-
-    @staticmethod
-    def _get_schema() -> str:
-        return f"{FACET_SCHEMA_BASE}/WorkloadRunFacet.json#/$defs/WorkloadRunFacet"
-
-
-@attr.define
-class MlflowModelDatasetFacet(DatasetFacet):
-    """Our custom `mlflowModel` dataset facet (ingest/spec/facets/MlflowModelDatasetFacet.json)."""
-
-    modelId: str | None = attr.field(default=None)
-    flavor: str | None = attr.field(default=None)
-    runId: str | None = attr.field(default=None)
-    experimentId: str | None = attr.field(default=None)
-    artifactPath: str | None = attr.field(default=None)
-    registeredName: str | None = attr.field(default=None)
-    registeredVersion: str | None = attr.field(default=None)
-
-    @staticmethod
-    def _get_schema() -> str:
-        return f"{FACET_SCHEMA_BASE}/MlflowModelDatasetFacet.json#/$defs/MlflowModelDatasetFacet"
 
 
 class StatusRecorder:
