@@ -5,6 +5,11 @@ OpenLineage 2-0-x core schema requires, plus the facets the normalizer reads, an
 problem found with a JSON pointer (RFC 6901) to where it is. Deliberate leniencies, shared with
 Marquez: `schemaURL` may be missing, `eventType` may be missing (the spec allows it), and an
 `eventTime` without an offset is read as UTC.
+
+Speed: ingest reads bodies with orjson where it is certain to read the same value as `json.loads`
+(`decode_plain`), and then needs neither the full structural walk nor the standard library's
+encoder for the canonical form; everything else takes the standard library's path, which is also
+the one that names precisely what is wrong.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+import orjson
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 WORKLOAD_TYPES = ("job", "service", "workspace")
@@ -69,7 +76,44 @@ def parse_time(value: str) -> datetime:
 
 
 def canonical_json(obj: Any) -> str:
+    """The stored form of an event, which its content hash covers: keys sorted, no insignificant
+    whitespace, non-ASCII as is. This exact text is the format; `_canonical_plain` must match it."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _canonical_plain(obj: Any) -> str:
+    """canonical_json, byte for byte, for values without floats (orjson writes some floats in
+    another notation: 1e-05 against 1e-5), integers within 64 bits and strings without lone
+    surrogates, which is what decode_plain returns. Keys sort alike: by code point in Python, by
+    UTF-8 bytes in orjson, which is the same order. tests/ingest/test_contract_fast_path.py holds
+    both writers to that."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+
+
+# A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float where
+# json.loads keeps an int (changing the canonical form): such bodies take the standard path.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+@dataclass(frozen=True)
+class PlainJson:
+    """A body orjson decoded to exactly the value json.loads gives, whose strings hold no NUL
+    character (no `\\u0000` in the text) and no lone surrogate (orjson refuses them)."""
+
+    value: Any
+
+
+def decode_plain(body: bytes) -> PlainJson | None:
+    """The body's JSON value by the fast path, or None: then json.loads decides (and names the error)."""
+    if _LONG_NUMBER.search(body) is not None:
+        return None
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None  # invalid, or valid only to json.loads (a BOM, UTF-16, a lone surrogate, 1e400)
+    if b"\\u0000" in body:
+        return None
+    return PlainJson(value)
 
 
 def _pointer(*parts: Any) -> str:
@@ -156,6 +200,25 @@ def check_structure(obj: Any, max_depth: int) -> list[dict[str, str]]:
         elif isinstance(value, str):
             _check_text(value, path, errors)
     return errors
+
+
+def _containers_and_floats(value: dict | list, depth: int, max_depth: int) -> bool | None:
+    """Whether a float occurs under `value` (at `depth`), or None if a container lies at max_depth or
+    deeper: then check_structure, which may have something to say, decides. Strings are not looked
+    at: decode_plain vouched for them."""
+    floats = False
+    for v in value.values() if type(value) is dict else value:
+        t = type(v)
+        if t is dict or t is list:
+            if depth + 1 >= max_depth:
+                return None
+            inner = _containers_and_floats(v, depth + 1, max_depth)
+            if inner is None:
+                return None
+            floats = floats or inner
+        elif t is float:
+            floats = True
+    return floats
 
 
 def _check_text(text: str, path: tuple, errors: list, *, is_key: bool = False) -> None:
@@ -251,13 +314,18 @@ def _check_run_facets(c: _Checker, facets: dict) -> dict[str, Any]:
     return out
 
 
-def parse_event(obj: Any, *, max_depth: int = 64) -> EventInfo:
-    """Check one decoded JSON value against the contract; return what ingest needs, or raise ContractError."""
+def parse_event(obj: Any, *, max_depth: int = 64, plain: bool = False) -> EventInfo:
+    """Check one decoded JSON value against the contract; return what ingest needs, or raise ContractError.
+
+    `plain` says the value comes from decode_plain (whole, or an element of a batch it decoded).
+    """
     if not isinstance(obj, dict):
         raise ContractError([{"pointer": "", "message": f"an event must be a JSON object, not {_type_name(obj)}"}])
-    structural = check_structure(obj, max_depth)
-    if structural:
-        raise ContractError(structural)
+    floats = _containers_and_floats(obj, 1, max_depth) if plain else None
+    if floats is None:
+        structural = check_structure(obj, max_depth)
+        if structural:
+            raise ContractError(structural)
 
     c = _Checker()
     event_time = c.time(obj, "eventTime", "")
@@ -299,7 +367,7 @@ def parse_event(obj: Any, *, max_depth: int = 64) -> EventInfo:
     if c.errors:
         raise ContractError(c.errors)
 
-    canonical = canonical_json(obj)
+    canonical = _canonical_plain(obj) if floats is False else canonical_json(obj)
     cluster_key = ""
     if kind == "run":
         if extra.get("cluster_id"):

@@ -8,6 +8,7 @@ size (413), JSON (400), contract (400), tenancy claims (403), capture rule (200 
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_GET
 from clouds.keys import hash_key, looks_like_key
 from clouds.models import IngestKey
 from clouds.services import authenticate_ingest_key
-from ingest.contract import ContractError, EventInfo, parse_event
+from ingest.contract import ContractError, EventInfo, decode_plain, parse_event
 from ingest.services import accept_events
 
 SPEC_DIR = Path(__file__).resolve().parent / "spec" / "facets"
@@ -95,9 +96,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _decode(body: bytes) -> Any:
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _decode(body: bytes) -> tuple[Any, bool]:
+    """The body's JSON value, and whether it came by contract.decode_plain (the fast path)."""
+    plain = decode_plain(body)
+    if plain is not None:
+        return plain.value, True
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float), False
     except UnicodeDecodeError as exc:
         raise Refused(400, "invalid_json", f"The body is not UTF-8: {exc.reason} at byte {exc.start}.") from None
     except json.JSONDecodeError as exc:
@@ -127,11 +139,11 @@ def _guard(handler):
 @_guard
 def lineage(request: HttpRequest) -> JsonResponse:
     key = _authenticate(request)
-    obj = _decode(_read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
+    obj, plain = _decode(_read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
     if isinstance(obj, list):
         raise Refused(400, "invalid_event", "This endpoint takes one event; send arrays to /api/v1/lineage/batch.")
     try:
-        info = parse_event(obj, max_depth=settings.LINEAGE_MAX_JSON_DEPTH)
+        info = parse_event(obj, max_depth=settings.LINEAGE_MAX_JSON_DEPTH, plain=plain)
     except ContractError as exc:
         raise Refused(400, "invalid_event", str(exc), errors=exc.errors) from None
     outcome = accept_events(key=key, infos=[(0, info)])[0]
@@ -146,7 +158,7 @@ def lineage(request: HttpRequest) -> JsonResponse:
 @_guard
 def lineage_batch(request: HttpRequest) -> JsonResponse:
     key = _authenticate(request)
-    events = _decode(_read_body(request, settings.LINEAGE_MAX_BATCH_BYTES))
+    events, plain = _decode(_read_body(request, settings.LINEAGE_MAX_BATCH_BYTES))
     if not isinstance(events, list):
         raise Refused(400, "invalid_batch", "A batch must be a JSON array of events; send single events to /api/v1/lineage.")
     if len(events) > settings.LINEAGE_MAX_BATCH_EVENTS:
@@ -156,7 +168,7 @@ def lineage_batch(request: HttpRequest) -> JsonResponse:
     valid: list[tuple[int, EventInfo]] = []
     for index, obj in enumerate(events):
         try:
-            valid.append((index, parse_event(obj, max_depth=settings.LINEAGE_MAX_JSON_DEPTH)))
+            valid.append((index, parse_event(obj, max_depth=settings.LINEAGE_MAX_JSON_DEPTH, plain=plain)))
         except ContractError as exc:
             failed.append({"index": index, "reason": str(exc), "retriable": False, "errors": exc.errors})
     outcomes = accept_events(key=key, infos=valid) if valid else []
