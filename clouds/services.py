@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -122,16 +124,58 @@ def revoke_ingest_key(*, key: IngestKey, actor=SYSTEM_ACTOR, request_id: str = "
     return bool(updated)
 
 
+@dataclass(frozen=True)
+class IngestKeyFacts:
+    """What never changes about an ingest key: which row it is, and its org and cloud (a key never
+    moves; a cloud's public id is not editable). Whether the key is still active and its org still
+    has the beta are not facts of this kind: whoever acts on remembered facts checks those in the
+    same statement (ingest.services.accept_one), so revocation takes effect at the next request."""
+
+    key_id: int
+    org_id: int
+    cloud_id: int
+    cloud_public_id: str
+
+
+# Per process, keyed by the key's hash (never the secret). Bounded: cleared when full.
+_known_keys: dict[str, IngestKeyFacts] = {}
+_last_used_due: dict[int, float] = {}  # key id -> monotonic time at which last_used_at is due a write
+KNOWN_KEYS_MAX = 10_000
+
+
 def authenticate_ingest_key(secret: str) -> IngestKey | None:
     """The active key for a bearer secret, with its cloud and org loaded; None if unknown or revoked."""
     if not looks_like_key(secret):
         return None
-    key = (
-        IngestKey.objects.select_related("cloud", "org").filter(key_hash=hash_key(secret), revoked_at__isnull=True).first()
-    )
+    key_hash = hash_key(secret)
+    key = IngestKey.objects.select_related("cloud", "org").filter(key_hash=key_hash, revoked_at__isnull=True).first()
     if key is None:
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         IngestKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    age = (now - key.last_used_at).total_seconds()
+    _last_used_due[key.pk] = time.monotonic() + LAST_USED_RESOLUTION.total_seconds() - age
+    if len(_known_keys) >= KNOWN_KEYS_MAX:
+        _known_keys.clear()
+    _known_keys[key_hash] = IngestKeyFacts(key.pk, key.org_id, key.cloud_id, key.cloud.public_id)
     return key
+
+
+def known_ingest_key(secret: str) -> IngestKeyFacts | None:
+    """The facts of a key this process authenticated before, without asking the database whether it
+    is still active (see IngestKeyFacts); None if it has not: then authenticate_ingest_key decides.
+
+    Keeps `last_used_at` as authenticate_ingest_key does, at most one UPDATE per resolution."""
+    facts = _known_keys.get(hash_key(secret))
+    if facts is not None and time.monotonic() > _last_used_due.get(facts.key_id, 0.0):
+        IngestKey.objects.filter(pk=facts.key_id, revoked_at__isnull=True).update(last_used_at=timezone.now())
+        _last_used_due[facts.key_id] = time.monotonic() + LAST_USED_RESOLUTION.total_seconds()
+    return facts
+
+
+def forget_ingest_keys() -> None:
+    """Drop what this process remembers about keys (tests, whose rows roll back)."""
+    _known_keys.clear()
+    _last_used_due.clear()

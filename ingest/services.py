@@ -7,17 +7,20 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from catalog.bulk import insert_ignoring_conflicts
 from clouds.models import Cloud, IngestKey, Project
+from clouds.services import IngestKeyFacts, forget_ingest_keys
 from ingest import scheduling
 from ingest.contract import EventInfo
-from ingest.models import ClusterSighting, DropCount, RawEvent
+from ingest.models import ClusterSighting, DropCount, RawEvent, RawStatus
 from ingest.tasks import normalize_events
+from orgs.models import Organization
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ _decisions = _Memo(100_000, DECISION_TTL)
 def reset_caches() -> None:
     for memo in (_first_seen, _project_cloud, _decisions):
         memo.clear()
+    forget_ingest_keys()
 
 
 def cluster_started_at(cloud: Cloud, info: EventInfo, now: datetime) -> datetime:
@@ -87,14 +91,26 @@ def cluster_started_at(cloud: Cloud, info: EventInfo, now: datetime) -> datetime
     return seen
 
 
-def lineage_was_on(cloud: Cloud, started: datetime, now: datetime) -> bool:
-    key = (cloud.pk, started)
+def lineage_was_on(cloud_id: int, started: datetime, now: datetime) -> bool:
+    key = (cloud_id, started)
     on = _decisions.get(key)
     if on is None:
-        on = cloud.lineage_enabled_at(started)
+        on = Cloud(pk=cloud_id).lineage_enabled_at(started)
         if started < now:  # the present can still change; only the past is final
             _decisions.put(key, on)
     return on
+
+
+def _project_cloud_id(public_id: str) -> int:
+    """The cloud a project belongs to; 0 if no such project (yet)."""
+    owner = _project_cloud.get(public_id)
+    if owner is None:
+        owner = Project.objects.filter(public_id=public_id).values_list("cloud_id", flat=True).first()
+        # Unknown (0) is remembered for a minute only: the worker registers a project when its
+        # cloud's events first name it. Meanwhile another org's events naming it get through
+        # here, but the normalizer links a workload only to a project of its own org.
+        _project_cloud.put(public_id, owner or 0, ttl=None if owner else 60.0)
+    return owner
 
 
 def refusal(key: IngestKey, info: EventInfo) -> str:
@@ -104,16 +120,96 @@ def refusal(key: IngestKey, info: EventInfo) -> str:
     if info.claimed_cloud and info.claimed_cloud != key.cloud.public_id:
         return "the event names another cloud (run.facets.workload.cloudId) than its ingest key's"
     if info.claimed_project:
-        owner = _project_cloud.get(info.claimed_project)
-        if owner is None:
-            owner = Project.objects.filter(public_id=info.claimed_project).values_list("cloud_id", flat=True).first()
-            # Unknown (0) is remembered for a minute only: the worker registers a project when its
-            # cloud's events first name it. Meanwhile another org's events naming it get through
-            # here, but the normalizer links a workload only to a project of its own org.
-            _project_cloud.put(info.claimed_project, owner or 0, ttl=None if owner else 60.0)
+        owner = _project_cloud_id(info.claimed_project)
         if owner and owner != key.cloud_id:
             return "the event names a project (run.facets.workload.projectId) of another cloud than its ingest key's"
     return ""
+
+
+def accept_one(*, key: IngestKeyFacts, info: EventInfo) -> Outcome | None:
+    """The hot path for one event from a key this process knows (clouds.services.known_ingest_key).
+
+    Decides the capture rule from what is remembered, and stores the event in one autocommitted
+    statement that itself checks the key is still active and its org still has the beta (and, if
+    the event names an organization, that it is the key's), so revocation and the beta switch take
+    effect at the next request. Returns None whenever that is not the whole story: a refusal, a
+    drop, a duplicate, a revoked key, the beta switched off, or a decision that needs a write (a
+    cluster's first sighting). The caller then authenticates precisely and calls accept_events,
+    which says which; nothing was written.
+    """
+    now = timezone.now()
+    if info.claimed_cloud and info.claimed_cloud != key.cloud_public_id:
+        return None
+    if info.claimed_project:
+        owner = _project_cloud_id(info.claimed_project)
+        if owner and owner != key.cloud_id:
+            return None
+    if info.cluster_started_at is not None:
+        started = info.cluster_started_at
+    elif not info.cluster_key:
+        started = now
+    else:
+        started = _first_seen.get((key.cloud_id, info.cluster_key))
+        if started is None:
+            return None
+    if not lineage_was_on(key.cloud_id, started, now):
+        return None
+    raw_id = _insert_if_key_active(key, info, now)
+    if raw_id is None:
+        return None
+    transaction.on_commit(lambda: enqueue([raw_id]))
+    return Outcome(0, "accepted", raw_id=raw_id)
+
+
+def _insert_if_key_active(key: IngestKeyFacts, info: EventInfo, now: datetime) -> int | None:
+    prep = _prep_for(connection.vendor)
+    params = [
+        prep["received_at"](now), prep["event_time"](info.event_time), info.kind, prep["run_id"](info.run_id or None),
+        info.canonical, info.content_hash, RawStatus.PENDING.value, 0, "", prep["enqueued_at"](now), "", key.key_id,
+    ]
+    if info.claimed_org:
+        params.append(info.claimed_org)
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_one_sql(connection.vendor, bool(info.claimed_org)), params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@cache
+def _prep_for(vendor: str) -> dict:
+    """Per-column adapters to the database's representation (e.g. UUIDs as hex on SQLite)."""
+    fields = {name: RawEvent._meta.get_field(name) for name in ("received_at", "event_time", "run_id", "enqueued_at")}
+    return {name: partial(_prep, field) for name, field in fields.items()}
+
+
+def _prep(field, value):
+    return field.get_db_prep_save(value, connection)
+
+
+@cache
+def _insert_one_sql(vendor: str, with_org_claim: bool) -> str:
+    """INSERT one raw event, taking its org and cloud from the key's row, which qualifies only if the
+    key is active and its org has the beta (and is the org the event names, if it names one)."""
+    q = connection.ops.quote_name
+    raw, keys, orgs = RawEvent._meta, IngestKey._meta, Organization._meta
+
+    def col(meta, name: str) -> str:
+        return q(meta.get_field(name).column)
+
+    names = ["received_at", "event_time", "kind", "run_id", "body", "content_hash", "status", "attempts", "error",
+             "enqueued_at", "chain_hash"]
+    placeholders = ["CAST(%s AS uuid)" if n == "run_id" and vendor == "postgresql" else "%s" for n in names]
+    columns = [col(raw, "org"), col(raw, "cloud"), col(raw, "ingest_key"), *(col(raw, n) for n in names)]
+    claim = f" AND o.{col(orgs, 'slug')} = %s" if with_org_claim else ""
+    # Identifiers come from model metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {q(raw.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT k.{col(keys, 'org')}, k.{col(keys, 'cloud')}, k.{col(keys, 'id')}, {', '.join(placeholders)} "
+        f"FROM {q(keys.db_table)} k JOIN {q(orgs.db_table)} o ON o.{col(orgs, 'id')} = k.{col(keys, 'org')} "
+        f"WHERE k.{col(keys, 'id')} = %s AND k.{col(keys, 'revoked_at')} IS NULL "
+        f"AND o.{col(orgs, 'lineage_beta_enabled')}{claim} "
+        f"ON CONFLICT ({col(raw, 'org')}, {col(raw, 'content_hash')}) DO NOTHING RETURNING {col(raw, 'id')}"
+    )
 
 
 def accept_events(*, key: IngestKey, infos: list[tuple[int, EventInfo]]) -> list[Outcome]:
@@ -128,7 +224,7 @@ def accept_events(*, key: IngestKey, infos: list[tuple[int, EventInfo]]) -> list
             outcomes.append(Outcome(index, "refused", reason=reason))
             continue
         started = cluster_started_at(cloud, info, now)
-        on = lineage_was_on(cloud, started, now)
+        on = lineage_was_on(cloud.pk, started, now)
         if not on:
             outcomes.append(Outcome(index, "dropped", reason=(
                 f"lineage tracking was off for cloud {cloud.name!r} when this event's cluster started "

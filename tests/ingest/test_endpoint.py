@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from clouds.models import IngestKey
 from clouds.services import revoke_ingest_key
@@ -250,3 +252,65 @@ def test_facet_schemas_are_served(client):
     assert "WorkloadRunFacet" in json.loads(b"".join(r.streaming_content))["$defs"]
     assert client.get("/spec/facets/1-0-0/..%2Fsettings.py").status_code == 404
     assert client.get("/spec/facets/9-9-9/WorkloadRunFacet.json").status_code == 404
+
+
+# --- The hot path: a key this process knows ------------------------------------------------------
+# After a key's first request, each event is one INSERT that itself checks the key and the beta;
+# whatever that INSERT does not store is answered by the precise path, exactly as before.
+
+
+def test_a_known_key_costs_one_query_per_event(client, tenant, django_assert_num_queries):
+    started = (timezone.now() - timedelta(hours=1)).isoformat()
+    facet = workload("wl-1", cluster="c1", started=started)
+    assert post_event(client, tenant.key, simple_event(workload_facet=facet)).status_code == 201
+    with django_assert_num_queries(1):  # the enqueue runs on commit, outside this count
+        r = client.post("/api/v1/lineage", json.dumps(simple_event(time=at(1), workload_facet=facet)),
+                        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {tenant.key}")
+    assert r.status_code == 201 and r.json()["status"] == "accepted"
+    assert RawEvent.objects.get(pk=r.json()["id"]).ingest_key.cloud == tenant.cloud
+
+
+def test_beta_switched_off_stops_a_known_key_at_once(client, tenant):
+    assert post_event(client, tenant.key, simple_event()).status_code == 201
+    set_lineage_beta(org=tenant.org, enabled=False)
+    r = post_event(client, tenant.key, simple_event(time=at(1)))
+    assert r.status_code == 403 and r.json()["error"] == "lineage_disabled"
+    assert RawEvent.objects.count() == 1
+
+
+def test_a_revoked_known_key_is_401_before_the_body_is_judged(client, tenant):
+    assert post_event(client, tenant.key, simple_event()).status_code == 201
+    revoke_ingest_key(key=IngestKey.objects.get(cloud=tenant.cloud))
+    for body in (b"{not json", json.dumps({"x": 1})):
+        r = post_event(client, tenant.key, body)
+        assert r.status_code == 401 and r.json()["error"] == "revoked_key"
+
+
+def test_a_known_key_still_gets_precise_answers(client, tenant):
+    first = post_event(client, tenant.key, simple_event())
+    assert first.status_code == 201
+    again = post_event(client, tenant.key, simple_event())
+    assert again.status_code == 200 and again.json() == {"status": "duplicate", "id": first.json()["id"]}
+    foreign = simple_event(time=at(2), workload_facet=workload("wl-1", organizationId="globex"))
+    r = post_event(client, tenant.key, foreign)
+    assert r.status_code == 403 and "organization" in r.json()["detail"]
+    own = simple_event(time=at(3), workload_facet=workload("wl-1", organizationId="acme",
+                                                          cloudId=tenant.cloud.public_id))
+    assert post_event(client, tenant.key, own).status_code == 201
+    r = post_event(client, tenant.key, b'{"eventTime": 1}')
+    assert r.status_code == 400 and r.json()["error"] == "invalid_event"
+    assert RawEvent.objects.count() == 2
+
+
+def test_a_known_key_still_records_when_it_was_last_used(client, tenant):
+    key = IngestKey.objects.get(cloud=tenant.cloud)
+    assert post_event(client, tenant.key, simple_event()).status_code == 201
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+    IngestKey.objects.filter(pk=key.pk).update(last_used_at=None)
+    from clouds import services
+
+    services._last_used_due.clear()  # as if the resolution had passed since this process wrote it
+    assert post_event(client, tenant.key, simple_event(time=at(1))).status_code == 201
+    key.refresh_from_db()
+    assert key.last_used_at is not None
