@@ -6,10 +6,15 @@ that wrote it (edges `out`) and downstream the workloads that read it (edges `in
 upstream means the assets it read and downstream the assets it wrote.
 
 Traversal is breadth-first, one indexed lookup per hop and node type (never a scan of the edge
-table): `(asset, direction, workload)` serves asset frontiers, the unique `(workload, asset,
+table): `(asset, direction, last seen)` serves asset frontiers, the unique `(workload, asset,
 direction)` serves workload frontiers. Every walk is bounded three ways: a depth, a cap on nodes,
 and, for the graph, a cap on neighbours shown per node (the rest is reported as "N more" and can be
-paged with `offset`). A walk that hit any bound says so with `truncated`.
+paged with `offset`). A walk that hit any bound says so with `truncated`. Neighbours come in a fixed
+order (frontier node id, then most recently seen first), so which nodes a bound cuts is defined.
+
+On PostgreSQL the whole walk is one call of the SQL function `catalog_lineage_walk` (migration
+0007), which does what `_walk_python` does step for step; elsewhere `_walk_python` runs one query per
+hop. tests/catalog/test_walk_sql.py holds the two to the same answers.
 
 Every query is scoped with `in_org`; a node of another organization is simply never reached.
 """
@@ -96,7 +101,8 @@ def ranked_edges(org: Organization, own: str, other: str, ids: list[int], edge_d
     return _edges(org, as_of).filter(**{f"{own}__in": ids}, direction=edge_dir).annotate(
         rank=Window(RowNumber(), partition_by=[F(own)], order_by=[F("last_seen_at").desc(), F("id").desc()]),
         degree=Window(Count("id"), partition_by=[F(own)]),
-    ).filter(rank__gt=offset, rank__lte=offset + per_node).values_list(own, other, "first_seen_at", "degree")
+    ).filter(rank__gt=offset, rank__lte=offset + per_node).values_list(own, other, "first_seen_at", "degree") \
+        .order_by(own, "-last_seen_at", "-id")
 
 
 @dataclass
@@ -110,27 +116,32 @@ class Hop:
 
 def one_hop(org: Organization, frontier: Iterable[NodeRef], direction: str, *, as_of: datetime | None = None,
             per_node: int | None = None, offset: int = 0, max_rows: int | None = None) -> Hop:
-    """Neighbours of the frontier nodes in one direction (upstream or downstream).
+    """Neighbours of the frontier nodes in one direction (upstream or downstream), by frontier node
+    id, then most recently seen first.
 
-    With `per_node`, each node contributes at most that many neighbours (most recently seen
-    first, after skipping `offset`); `degree` still counts them all. With `max_rows`, the whole
-    hop reads at most that many edges.
+    With `per_node`, each node contributes at most that many neighbours (after skipping `offset`);
+    `degree` still counts them all. With `max_rows`, the whole hop reads at most that many edges.
     """
     hop = Hop()
     by_type: dict[str, list[int]] = defaultdict(list)
     for ref in frontier:
         by_type[ref[0]].append(ref[1])
+    room = max_rows
     for node_type, ids in by_type.items():
         edge_dir, own, other, other_type = _STEP[(node_type, direction)]
         for chunk in _chunks(sorted(ids)):
+            if hop.capped:
+                break
             qs = _edges(org, as_of).filter(**{f"{own}__in": chunk}, direction=edge_dir)
             if per_node is None:
-                rows = qs.values_list(own, other, "first_seen_at").order_by()
-                if max_rows is not None:
-                    rows = rows[:max_rows + 1]
+                rows = qs.values_list(own, other, "first_seen_at").order_by(own, "-last_seen_at", "-id")
+                if room is not None:
+                    rows = rows[:room + 1]
                 rows = list(rows)
-                if max_rows is not None and len(rows) > max_rows:
-                    rows, hop.capped = rows[:max_rows], True
+                if room is not None:
+                    if len(rows) > room:
+                        rows, hop.capped = rows[:room], True
+                    room -= len(rows)
                 for mine, theirs, seen in rows:
                     hop.pairs.append(((node_type, mine), (other_type, theirs), seen))
                 continue
@@ -173,9 +184,41 @@ class Walk:
 
 def walk(org: Organization, focus: NodeRef, *, direction: str, depth: int, node_limit: int,
          as_of: datetime | None = None, per_node: int | None = None, offset: int = 0,
-         edges_per_hop: int | None = None) -> Walk:
+         edges_per_hop: int | None = None, with_edges: bool = True) -> Walk:
     """Breadth-first from `focus`, upstream, downstream or both (each side walked on its own: `both`
-    is the union of the upstream and downstream lineage, not every undirected path)."""
+    is the union of the upstream and downstream lineage, not every undirected path). Without
+    `with_edges`, only the nodes and their distances (`edges` stays empty)."""
+    walker = _walk_sql if connection.vendor == "postgresql" else _walk_python
+    return walker(org, focus, direction=direction, depth=depth, node_limit=node_limit, as_of=as_of,
+                  per_node=per_node, offset=offset, edges_per_hop=edges_per_hop, with_edges=with_edges)
+
+
+def _signed(ref: NodeRef) -> int:
+    return ref[1] if ref[0] == ASSET else -ref[1]
+
+
+def _unsigned(node: int) -> NodeRef:
+    return (ASSET, node) if node > 0 else (WORKLOAD, -node)
+
+
+def _walk_sql(org: Organization, focus: NodeRef, *, direction: str, depth: int, node_limit: int,
+              as_of: datetime | None, per_node: int | None, offset: int, edges_per_hop: int | None,
+              with_edges: bool) -> Walk:
+    sides = [UPSTREAM, DOWNSTREAM] if direction == BOTH else [direction]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM catalog_lineage_walk(%s::bigint, %s::bigint, %s::text[], %s::integer, %s::integer,"
+            " %s::integer, %s::integer, %s::timestamptz, %s::integer, %s::boolean)",
+            [org.pk, _signed(focus), sides, depth, node_limit, per_node, offset, as_of, edges_per_hop, with_edges])
+        nodes, hops, sources, targets, seen, truncated = cursor.fetchone()
+    return Walk(focus=focus, hops={_unsigned(n): h for n, h in zip(nodes, hops, strict=True)},
+                edges={(_unsigned(s), _unsigned(t)): at for s, t, at in zip(sources, targets, seen, strict=True)},
+                truncated=truncated)
+
+
+def _walk_python(org: Organization, focus: NodeRef, *, direction: str, depth: int, node_limit: int,
+                 as_of: datetime | None, per_node: int | None, offset: int, edges_per_hop: int | None,
+              with_edges: bool) -> Walk:
     result = Walk(focus=focus, hops={focus: 0}, edges={})
     sides = (UPSTREAM, DOWNSTREAM) if direction == BOTH else (direction,)
     for side in sides:
@@ -208,8 +251,8 @@ def walk(org: Organization, focus: NodeRef, *, direction: str, depth: int, node_
                 if theirs not in seen_here:
                     seen_here.add(theirs)
                     following.append(theirs)
-                key = (theirs, mine) if side == UPSTREAM else (mine, theirs)
-                result.edges[key] = seen
+                if with_edges:
+                    result.edges[(theirs, mine) if side == UPSTREAM else (mine, theirs)] = seen
             if len(result.hops) >= node_limit:
                 # Full: walking further could only add edges between nodes already found. Whether
                 # it would have found new ones is unknown, so a walk with hops left says it may be cut.
@@ -363,7 +406,7 @@ def impact(org: Organization, focus: NodeRef, *, direction: str = DOWNSTREAM, de
         raise ValueError("impact is downstream or upstream")
     get_focus(org, focus)
     found = walk(org, focus, direction=direction, depth=depth, node_limit=limit + 1, as_of=as_of,
-                 edges_per_hop=IMPACT_EDGES_PER_HOP)
+                 edges_per_hop=IMPACT_EDGES_PER_HOP, with_edges=False)
     rows = load_nodes(org, [r for r in found.hops if r != focus])
     out = []
     for ref, row in rows.items():
