@@ -1,4 +1,4 @@
-"""`manage.py bench ingest|batch|normalize|lag|export|all`: measure against references run on the same
+"""`manage.py bench ingest|batch|normalize|lag|export|graph|pages|all`: measure against references run on the same
 machine in the same run, and print one table.
 
 Needs PostgreSQL and Redis (the configured DATABASE_URL and CELERY_BROKER_URL); builds its own data
@@ -25,6 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from bench import generator
@@ -36,7 +37,7 @@ from orgs.models import Organization
 from orgs.services import create_org, set_lineage_beta
 
 ROOT = Path(settings.BASE_DIR)
-BENCHES = ("ingest", "batch", "normalize", "lag", "export")
+BENCHES = ("ingest", "batch", "normalize", "lag", "export", "graph", "pages")
 
 
 @dataclass
@@ -322,6 +323,56 @@ class Command(BaseCommand):
                                  "flat memory, peak RSS < 200 MB", peak < 200,
                                  f"RSS mid-run {half:.0f} MB, peak {peak:.0f} MB; {size / 1e6:.0f} MB zip; "
                                  f"data built in {built:.0f} s"))
+
+    def _catalog(self):
+        """The synthetic catalog the graph and pages benchmarks read (built once a run, in its own org)."""
+        from bench import catalog
+
+        if "catalog" not in self.state:
+            org, _ = tenant("catalog")
+            built = catalog.build(org, catalog.QUICK if self.quick else catalog.Shape())
+            self.state["catalog"] = built, catalog.Foci.find(org)
+            self.rows.append(Row("catalog for graph and pages (built straight into the tables, COPY)", [built.seconds],
+                                 "s", note=built.describe().split(", built")[0]))
+        return self.state["catalog"]
+
+    def bench_graph(self):
+        from bench import catalog
+
+        built, foci = self._catalog()
+        edges = catalog.build_reference(built.org)
+        try:
+            with override_settings(DEBUG=False):  # as served: no query log
+                figures = catalog.measure_graph(built.org, foci, repeat=3 if self.quick else 50)
+        finally:
+            catalog.drop_reference()
+        for f in figures:
+            ours, ref = catalog.p95(f.db), catalog.p95(f.reference)
+            each = "; ".join(f"{name} {x['db']:.1f}/{x['reference']:.1f} ms, {x['queries']} queries"
+                             for name, x in f.by_focus.items())
+            self.rows.append(Row(f"{f.case.label}: database time p95", [ours], "ms", [ref],
+                                 "≤ 2x a bare recursive CTE", ours <= 2 * ref,
+                                 f"ours/CTE: {each}; CTE over one {edges:,}-edge table"))
+            total = catalog.p95(f.total)
+            each = "; ".join(f"{name} {x['total']:.0f} ms ({x['shown']}{', truncated' if x['truncated'] else ''})"
+                             for name, x in f.by_focus.items())
+            self.rows.append(Row(f"{f.case.label}: whole request p95", [total], "ms", [], f"≤ {f.case.goal_ms:.0f} ms",
+                                 total <= f.case.goal_ms, f"{each}; {len(f.total)} requests, in-process"))
+
+    def bench_pages(self):
+        from bench import catalog
+
+        built, foci = self._catalog()
+        repeat = 1 if self.quick else 10
+        with override_settings(DEBUG=False):
+            figures = catalog.measure_pages(built.org, foci, repeat=repeat)
+        for f in figures:
+            label, worst = f.worst
+            typical = statistics.median(f.by_case.values())
+            self.rows.append(Row(f"{f.section.title()} page, every filter, page 1 and the middle page: worst p95",
+                                 [worst], "ms", [], "≤ 150 ms", worst <= 150,
+                                 f"worst: {label}; median case {typical:.0f} ms; {len(f.by_case)} cases x {repeat}, "
+                                 "whole request in-process"))
 
     # --- Output -------------------------------------------------------------------------------
 
