@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -21,8 +20,6 @@ from ingest.contract import EventInfo
 from ingest.models import ClusterSighting, DropCount, RawEvent, RawStatus
 from ingest.tasks import normalize_events
 from orgs.models import Organization
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -282,10 +279,4 @@ def enqueue(raw_ids: list[int]) -> None:
     """Make sure a normalization task will claim these events (ingest.scheduling). If the broker
     is down the events stay pending and the sweeper re-enqueues them, so a failure here is logged,
     never raised to the client."""
-    try:
-        if scheduling.claim_schedule():
-            normalize_events.delay(raw_ids)
-    except Exception as exc:  # the broker's errors are many and transport-specific
-        # One line per request: during a broker outage every request lands here.
-        log.warning("could not enqueue %d raw events (%s: %s); the sweeper will pick them up",
-                    len(raw_ids), type(exc).__name__, exc)
+    scheduling.request_drain(raw_ids, normalize_events.delay)

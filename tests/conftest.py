@@ -134,10 +134,16 @@ def cast(tenant, outsider_tenant):
 
 
 def post_event(client: Client, key: str, event, *, path: str = "/api/v1/lineage", **extra):
-    """POST like the OpenLineage client does; on-commit hooks (the enqueue) run as after a real commit."""
+    """POST like the OpenLineage client does; on-commit hooks (the enqueue) run as after a real commit,
+    and the process's drain scheduler (ingest.scheduling) has acted on them when this returns."""
+    from ingest import scheduling
+
     body = event if isinstance(event, bytes | str) else json.dumps(event)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}", **extra)
+        response = client.post(path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}",
+                               **extra)
+    scheduling.flush()
+    return response
 
 
 # --- Browser ---------------------------------------------------------------------------------------
