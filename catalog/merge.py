@@ -35,3 +35,24 @@ def merge_into(
         stamps[key] = stamp
         changed = True
     return changed
+
+
+def merge_stamped(
+    attrs: dict[str, Any],
+    stamps: dict[str, str],
+    updates: dict[str, Any],
+    update_stamps: dict[str, str],
+    first_wins: set[str] | frozenset[str] = frozenset(),
+) -> bool:
+    """Merge pre-merged `updates`, each key written at its own stamp, into attrs/stamps in place.
+    The same rule as merge_into key by key, so merging a batch's contributions first and the result
+    into the stored row gives the row that merging them one by one would."""
+    changed = False
+    for key, stamp in update_stamps.items():
+        old = stamps.get(key)
+        if old is not None and (stamp >= old if key in first_wins else stamp <= old):
+            continue
+        attrs[key] = updates[key]
+        stamps[key] = stamp
+        changed = True
+    return changed

@@ -1,11 +1,10 @@
 """Normalize OpenLineage events into the catalog, a batch at a time.
 
 The ingest pipeline calls `apply_events` inside a transaction with events that passed the
-contract (ingest.contract). Every table is written through `_upsert`: create missing rows with one
-INSERT ... ON CONFLICT DO NOTHING, lock all touched rows in key order (so concurrent workers
-cannot deadlock), merge the batch's stamped contributions (catalog.merge), and write the changed
-rows back with one bulk UPDATE. Merging is order-independent and idempotent, so events may
-arrive late, twice, or in any order.
+contract (ingest.contract). A batch first merges its own events' stamped contributions row by row
+(catalog.merge), then, holding its organization's catalog lock, reads the stored rows, merges
+into them and writes back only what changed, a few set-based statements per table (see Writing).
+Merging is order-independent and idempotent, so events may arrive late, twice, or in any order.
 """
 
 from __future__ import annotations
@@ -16,15 +15,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Max, Min
 
 from catalog import naming
-from catalog.bulk import update_rows
-from catalog.merge import merge_into, stamp_for
+from catalog.bulk import Table
+from catalog.merge import merge_into, merge_stamped, stamp_for
 from catalog.models import (
     TERMINAL_STATES,
     Asset,
@@ -60,13 +59,22 @@ class EventInput:
 
 @dataclass
 class _Contrib:
-    """Stamped contributions to one row, collected from the whole batch."""
+    """Stamped contributions to one row from the whole batch, merged as they are added (the merge
+    is order-independent, so merging the batch first and the result into the stored row is the
+    same as merging every event into the row)."""
 
-    items: list[tuple[str, dict[str, Any], frozenset[str]]] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    stamps: dict[str, str] = field(default_factory=dict)
+    first_wins: set[str] = field(default_factory=set)
     seed: dict[str, Any] = field(default_factory=dict)  # values needed to create the row
 
     def add(self, stamp: str, updates: dict[str, Any], first_wins: frozenset[str] = frozenset()) -> None:
-        self.items.append((stamp, updates, first_wins))
+        if first_wins:
+            self.first_wins |= first_wins
+        merge_into(self.attrs, self.stamps, updates, stamp, first_wins=first_wins)
+
+    def merge_into(self, attrs: dict[str, Any], stamps: dict[str, str]) -> bool:
+        return merge_stamped(attrs, stamps, self.attrs, self.stamps, self.first_wins)
 
 
 _TIMES = frozenset({"first_event_at"})
@@ -158,15 +166,19 @@ class _Batch:
         self.jobs: dict[tuple[str, str], _Contrib] = defaultdict(_Contrib)
         self.runs: dict[str, _Contrib] = defaultdict(_Contrib)
         self.assets: dict[tuple[str, str], _Contrib] = defaultdict(_Contrib)
-        self.schemas: dict[tuple[tuple[str, str], str], tuple[list, str]] = {}
-        self.run_edges: dict[tuple[str, tuple[str, str], str], list[str]] = defaultdict(list)
+        self.schemas: dict[tuple[tuple[str, str], str], tuple[list, datetime]] = {}
+        self.schema_hashes: dict[tuple[str, str], list[tuple[list, str]]] = defaultdict(list)
+        self.run_edges: dict[tuple[str, tuple[str, str], str], list[datetime]] = defaultdict(list)
         # JobEvents declare lineage without a run: edges straight from the job's workload.
-        self.static_edges: dict[tuple[str, tuple[str, str], str], list[str]] = defaultdict(list)
+        self.static_edges: dict[tuple[str, tuple[str, str], str], list[datetime]] = defaultdict(list)
         self.run_candidates: dict[str, list[tuple]] = defaultdict(list)
+        # Projects the batch's workloads name (public id -> the cloud of the first event naming it).
+        self.projects: dict[str, Cloud] = {}
 
     def add(self, item: EventInput) -> None:
         event, cloud = item.event, item.cloud
-        event_time = parse_time(event["eventTime"])
+        # In UTC, so that the ISO strings kept in attrs compare like the instants they stand for.
+        event_time = parse_time(event["eventTime"]).astimezone(UTC)
         stamp = stamp_for(event_time, item.content_hash)
         times = _time_updates(event_time)
         if "run" in event:
@@ -179,9 +191,9 @@ class _Batch:
 
     def _add_workload(self, ext_id: str, updates: dict, cloud: Cloud, stamp: str, times: dict) -> None:
         contrib = self.workloads[ext_id]
-        contrib.seed.setdefault("cloud", cloud)
-        contrib.seed.setdefault("kind", updates.get("kind", "job"))
         contrib.add(stamp, {**updates, **times, "cloud_id": cloud.pk}, _TIMES | {"cloud_id"})
+        if updates.get("project_public_id"):
+            self.projects.setdefault(updates["project_public_id"], cloud)
 
     def _add_run_event(self, event: dict, cloud: Cloud, stamp: str, event_time: datetime, times: dict) -> None:
         run = event["run"]
@@ -222,7 +234,7 @@ class _Batch:
                 asset_key = self._add_asset(ds, cloud, stamp, event_time, times, workload_id=ext_id, owner=owner,
                                             project=project, produced=direction == "out")
                 if asset_key is not None:
-                    self.run_edges[(run_id, asset_key, direction)].append(event_time.isoformat())
+                    self.run_edges[(run_id, asset_key, direction)].append(event_time)
 
     def _add_job_event(self, event: dict, cloud: Cloud, stamp: str, event_time: datetime, times: dict) -> None:
         job = event["job"]
@@ -237,7 +249,7 @@ class _Batch:
                 asset_key = self._add_asset(ds, cloud, stamp, event_time, times, workload_id=ext_id, owner=owner,
                                             project="", produced=direction == "out")
                 if asset_key is not None:
-                    self.static_edges[(ext_id, asset_key, direction)].append(event_time.isoformat())
+                    self.static_edges[(ext_id, asset_key, direction)].append(event_time)
 
     def _add_asset(self, ds: dict, cloud: Cloud, stamp: str, event_time: datetime, times: dict, *,
                    workload_id: str, owner: str, project: str, produced: bool = False,
@@ -248,7 +260,6 @@ class _Batch:
             return None
         key = placed
         contrib = self.assets[key]
-        contrib.seed.setdefault("cloud", cloud)
         origin = {"cloud_id": cloud.pk, "created_by": owner, "project_public_id": project}
         # "Created by" is whoever first produced it; a reader only counts when no producer is known.
         contrib.add(stamp if produced else "~" + stamp, {"origin": origin}, frozenset({"origin"}))
@@ -262,89 +273,101 @@ class _Batch:
         contrib.add(stamp, {**observed, **times}, _TIMES)
         fields = ((ds.get("facets") or {}).get("schema") or {}).get("fields")
         if isinstance(fields, list) and fields:
-            skey = (key, _fields_hash(fields))
-            seen = self.schemas.get(skey)
-            if seen is None or event_time.isoformat() < seen[1]:
-                self.schemas[skey] = (fields, event_time.isoformat())
+            # Most events repeat a schema the batch has seen: compare before hashing.
+            known = self.schema_hashes[key]
+            fhash = next((h for f, h in known if f == fields), None)
+            if fhash is None:
+                fhash = _fields_hash(fields)
+                known.append((fields, fhash))
+            seen = self.schemas.get((key, fhash))
+            if seen is None or event_time < seen[1]:
+                self.schemas[(key, fhash)] = (fields, event_time)
         return key
 
 
 # --- Writing ---------------------------------------------------------------------------------------
+#
+# One organization's catalog has one writer at a time (lock_catalog), so a batch reads its rows,
+# merges in Python and writes back without row locks: per table one SELECT, one multi-row INSERT
+# of the new rows and one UPDATE ... FROM (VALUES ...) of the changed ones; edges and schema
+# versions are a single INSERT ... ON CONFLICT that widens first/last seen (catalog.bulk.Table).
+
+# pg_advisory_xact_lock(class, org id): the class keeps these locks apart from any other use.
+_CATALOG_LOCK_CLASS = 7_411
 
 
-def _merge_contrib(row: models.Model, contrib: _Contrib) -> bool:
-    changed = False
-    for stamp, updates, first_wins in contrib.items:
-        changed |= merge_into(row.attrs, row.stamps, updates, stamp, first_wins=first_wins)
-    return changed
+def lock_catalog(org_id: int) -> None:
+    """Serialize the writers of one organization's catalog (normalizer batches, rebuilds) until
+    the transaction ends. Other organizations proceed in parallel; SQLite has one writer anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CATALOG_LOCK_CLASS, org_id])
 
 
-def _upsert(
-    model: type[models.Model],
-    *,
-    scope: dict[str, Any],
-    key_fields: tuple[str, ...],
-    contribs: dict,
-    new_row: Callable[[Any, Any], models.Model],
-    project: Callable[[models.Model], None],
-    update_fields: list[str],
-) -> dict[Any, models.Model]:
-    """Create missing rows, lock all in key order, merge contributions, write back changed rows."""
-    if not contribs:
-        return {}
-    keys = sorted(contribs)
+@dataclass
+class _Stored:
+    pk: int
+    attrs: dict[str, Any]
+    stamps: dict[str, str]
+    extra: tuple = ()
 
-    def fetch(lock: bool) -> dict:
-        qs = model.objects.filter(**scope)
-        if len(key_fields) == 1:
-            qs = qs.filter(**{f"{key_fields[0]}__in": keys})
+
+def _read(model: type[models.Model], org: Organization, key_fields: tuple[str, ...], keys: Iterable,
+          extra: tuple[str, ...] = ()) -> dict[Any, _Stored]:
+    n = len(key_fields)
+    rows = Table(model).select({"org": org.pk}, key_fields, sorted(keys), [*key_fields, "id", "attrs", "stamps", *extra])
+    return {(r[0] if n == 1 else r[:n]): _Stored(r[n], r[n + 1], r[n + 2], r[n + 3:]) for r in rows}
+
+
+def _write(model: type[models.Model], org: Organization, key_fields: tuple[str, ...], contribs: dict,
+           stored: dict[Any, _Stored], *, seed: Callable[[Any, _Contrib], dict[str, Any]],
+           project: Callable[[Any, dict[str, Any], _Stored | None], dict[str, Any]]) -> dict[Any, int]:
+    """Merge each row's contributions into its stored facts, write the rows that changed, insert
+    the new ones. `seed` gives a new row's fixed columns, `project` the columns derived from its
+    facts. Returns the primary key of every row of the batch."""
+    table = Table(model)
+    pks: dict[Any, int] = {}
+    changed: list[tuple] = []
+    new: list[tuple] = []
+    update_columns: list[str] = []
+    insert_columns: list[str] = []
+    for key in sorted(contribs):
+        contrib = contribs[key]
+        old = stored.get(key)
+        if old is not None:
+            pks[key] = old.pk
+            if contrib.merge_into(old.attrs, old.stamps):
+                values = project(key, old.attrs, old)
+                update_columns = update_columns or ["attrs", "stamps", *values]
+                changed.append((old.pk, old.attrs, old.stamps, *values.values()))
         else:
-            for i, name in enumerate(key_fields):
-                qs = qs.filter(**{f"{name}__in": {k[i] for k in keys}})
-        if lock:
-            qs = qs.select_for_update().order_by("pk")
-        wanted = set(keys)
-        out = {}
-        for row in qs:
-            key = getattr(row, key_fields[0]) if len(key_fields) == 1 else tuple(getattr(row, n) for n in key_fields)
-            if key in wanted:
-                out[key] = row
-        return out
-
-    present = fetch(lock=False)
-    missing = [k for k in keys if k not in present]
-    if missing:
-        model.objects.bulk_create([new_row(k, contribs[k]) for k in missing], ignore_conflicts=True)
-    rows = fetch(lock=True)
-    changed = []
-    for key, row in rows.items():
-        if _merge_contrib(row, contribs[key]):
-            project(row)
-            changed.append(row)
-    update_rows(model, changed, ["attrs", "stamps", *update_fields])
-    return rows
+            attrs, stamps = dict(contrib.attrs), dict(contrib.stamps)
+            keys = dict(zip(key_fields, (key,) if len(key_fields) == 1 else key, strict=True))
+            values = {"org": org.pk, **keys, **seed(key, contrib), "attrs": attrs, "stamps": stamps,
+                      **project(key, attrs, None)}
+            insert_columns = insert_columns or list(values)
+            new.append((key, tuple(values.values())))
+    table.update(update_columns, changed)
+    ids = table.insert(insert_columns, [row for _, row in new])
+    pks.update(zip((key for key, _ in new), ids, strict=True))
+    return pks
 
 
-def _first_time(contrib: _Contrib) -> datetime:
-    return min(parse_time(u["first_event_at"]) for _, u, _ in contrib.items if "first_event_at" in u)
+# Times kept in attrs are this module's own isoformat() strings.
+_instant = datetime.fromisoformat
 
 
-def _project_times(row: models.Model) -> None:
-    row.created_at = parse_time(row.attrs["first_event_at"])
-    row.updated_at = parse_time(row.attrs["last_event_at"])
+def _times(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {"created_at": _instant(attrs["first_event_at"]), "updated_at": _instant(attrs["last_event_at"])}
 
 
-def _decide_workloads(org: Organization, batch: _Batch) -> None:
+def _decide_workloads(batch: _Batch, stored_runs: dict[uuid.UUID, _Stored]) -> None:
     """Give each run of the batch its workload: the best-informed candidate among the stored run
     and the batch's events. Only that workload receives the events' facts; events that guessed
     another one still count towards its first and last event times."""
-    stored = {
-        str(r.run_id): r for r in Run.objects.filter(org=org, run_id__in=[uuid.UUID(k) for k in batch.run_candidates])
-        .only("run_id", "attrs", "stamps")
-    }
     for run_id, candidates in batch.run_candidates.items():
         rank_stamp, final = max((c[0], c[1]) for c in candidates)
-        old = stored.get(run_id)
+        old = stored_runs.get(uuid.UUID(run_id))
         if old is not None and old.stamps.get("workload", "") >= rank_stamp:
             rank_stamp, final = old.stamps["workload"], old.attrs["workload"]
         batch.runs[run_id].add(rank_stamp, {"workload": final})
@@ -358,109 +381,80 @@ def _decide_workloads(org: Organization, batch: _Batch) -> None:
 
 def apply_events(org: Organization, items: Iterable[EventInput]) -> None:
     """Normalize a batch of one organization's events. Call inside a transaction."""
+    lock_catalog(org.pk)
     batch = _Batch(org)
     for item in items:
         batch.add(item)
-    _decide_workloads(org, batch)
-
+    runs_in = {uuid.UUID(k): c for k, c in batch.runs.items()}
+    stored_runs = _read(Run, org, ("run_id",), runs_in, extra=("workload",))
+    _decide_workloads(batch, stored_runs)
     projects = _resolve_projects(org, batch)
 
-    def project_workload(row: Workload) -> None:
-        a = row.attrs
-        _project_times(row)
-        row.kind = a.get("kind") or "job"
-        row.name = a.get("name", "")
-        row.status = a.get("status", "")
-        row.owner_email = a.get("owner_email", "")
-        row.derived = bool(a.get("derived"))
-        row.project_id = projects(a.get("cloud_id"), a.get("project_public_id", ""))
+    def project_workload(key, a: dict, old) -> dict[str, Any]:
+        return {"kind": a.get("kind") or "job", "name": a.get("name", ""), "status": a.get("status", ""),
+                "owner_email": a.get("owner_email", ""), "derived": bool(a.get("derived")),
+                "project": projects(a.get("cloud_id"), a.get("project_public_id", "")), **_times(a)}
 
-    workloads = _upsert(
-        Workload, scope={"org": org}, key_fields=("external_id",), contribs=batch.workloads,
-        new_row=lambda k, c: Workload(org=org, cloud=c.seed["cloud"], external_id=k, kind=c.seed["kind"],
-                                      created_at=_first_time(c), updated_at=_first_time(c)),
-        project=project_workload,
-        update_fields=["kind", "name", "status", "owner_email", "derived", "project", "created_at", "updated_at"],
-    )
+    workloads = _write(Workload, org, ("external_id",), batch.workloads,
+                       _read(Workload, org, ("external_id",), batch.workloads),
+                       seed=lambda k, c: {"cloud": c.attrs["cloud_id"]}, project=project_workload)
 
-    def project_job(row: Job) -> None:
-        _project_times(row)
-        jt = row.attrs.get("facet:jobType") or {}
-        row.job_type = _str(jt.get("jobType"), 64)
-        row.integration = _str(jt.get("integration"), 64)
+    def project_job(key, a: dict, old) -> dict[str, Any]:
+        jt = a.get("facet:jobType") or {}
+        return {"job_type": _str(jt.get("jobType"), 64), "integration": _str(jt.get("integration"), 64), **_times(a)}
 
-    jobs = _upsert(
-        Job, scope={"org": org}, key_fields=("namespace", "name"), contribs=batch.jobs,
-        new_row=lambda k, c: Job(org=org, namespace=k[0], name=k[1], created_at=_first_time(c),
-                                 updated_at=_first_time(c)),
-        project=project_job, update_fields=["job_type", "integration", "created_at", "updated_at"],
-    )
+    jobs = _write(Job, org, ("namespace", "name"), batch.jobs, _read(Job, org, ("namespace", "name"), batch.jobs),
+                  seed=lambda k, c: {}, project=project_job)
 
-    # Runs point at their best-informed workload; make sure every such workload row exists.
-    previous_workload: dict[str, int] = {}
+    # Runs point at their best-informed workload. A run that moved leaves its old workload.
+    moved: dict[uuid.UUID, int] = {}
 
-    def project_run(row: Run) -> None:
-        a = row.attrs
-        _project_times(row)
+    def project_run(key, a: dict, old: _Stored | None) -> dict[str, Any]:
         state = a.get("state")
-        row.state = state[0] if state else ""
-        row.ended_at = parse_time(state[1]) if state and state[0] in TERMINAL_STATES else None
         started = a.get("started_at") or a.get("first_event_at")
-        row.started_at = parse_time(started) if started else None
         parent = (a.get("facet:parent") or {}).get("run") or {}
-        row.parent_run_id = parent.get("runId")
-        row.error_message = _str((a.get("facet:errorMessage") or {}).get("message"), 10_000)
-        new_workload = workloads[a["workload"]].pk
-        if row.workload_id != new_workload:
-            previous_workload[str(row.run_id)] = row.workload_id
-            row.workload_id = new_workload
+        workload = workloads[a["workload"]]
+        if old is not None and old.extra[0] != workload:
+            moved[key] = old.extra[0]
+        return {
+            "state": state[0] if state else "",
+            "ended_at": _instant(state[1]) if state and state[0] in TERMINAL_STATES else None,
+            "started_at": _instant(started) if started else None,
+            "parent_run_id": parent.get("runId"),
+            "error_message": _str((a.get("facet:errorMessage") or {}).get("message"), 10_000),
+            "workload": workload,
+            **_times(a),
+        }
 
-    def new_run(run_id: uuid.UUID, c: _Contrib) -> Run:
-        ext = next(u["workload"] for _, u, _ in c.items if "workload" in u)
-        return Run(org=org, run_id=run_id, job=jobs[c.seed["job_key"]], workload=workloads[ext],
-                   created_at=_first_time(c), updated_at=_first_time(c))
+    runs = _write(Run, org, ("run_id",), runs_in, stored_runs,
+                  seed=lambda k, c: {"job": jobs[c.seed["job_key"]]}, project=project_run)
+    # Every run of the batch got its final workload from _decide_workloads.
+    run_workload = {runs[run_id]: workloads[contrib.attrs["workload"]] for run_id, contrib in runs_in.items()}
 
-    runs = _upsert(
-        Run, scope={"org": org}, key_fields=("run_id",), contribs=_stringify_run_keys(batch.runs),
-        new_row=new_run, project=project_run,
-        update_fields=["state", "started_at", "ended_at", "parent_run_id", "error_message", "workload",
-                       "created_at", "updated_at"],
-    )
-    def project_asset(row: Asset) -> None:
-        a = row.attrs
-        _project_times(row)
+    def project_asset(key, a: dict, old) -> dict[str, Any]:
         facets = {k.removeprefix("facet:"): v for k, v in a.items() if k.startswith("facet:")}
-        row.kind = AssetKind.MODEL if naming.is_model(facets) else AssetKind.DATASET
-        row.dataset_type = naming.dataset_type(facets, row.namespace, row.name)
         origin = a.get("origin") or {}
-        row.cloud_id = origin.get("cloud_id")
-        row.created_by = origin.get("created_by", "")
-        row.project_id = projects(origin.get("cloud_id"), origin.get("project_public_id", ""))
+        return {
+            "kind": AssetKind.MODEL if naming.is_model(facets) else AssetKind.DATASET,
+            "dataset_type": naming.dataset_type(facets, key[0], key[1]),
+            "cloud": origin.get("cloud_id"),
+            "created_by": origin.get("created_by", ""),
+            "project": projects(origin.get("cloud_id"), origin.get("project_public_id", "")),
+            **_times(a),
+        }
 
-    assets = _upsert(
-        Asset, scope={"org": org}, key_fields=("namespace", "name"), contribs=batch.assets,
-        new_row=lambda k, c: Asset(org=org, namespace=k[0], name=k[1], uri=naming.uri(*k)[:3072],
-                                   created_at=_first_time(c), updated_at=_first_time(c)),
-        project=project_asset,
-        update_fields=["kind", "dataset_type", "cloud", "project", "created_by", "created_at", "updated_at"],
-    )
+    assets = _write(Asset, org, ("namespace", "name"), batch.assets,
+                    _read(Asset, org, ("namespace", "name"), batch.assets),
+                    seed=lambda k, c: {"uri": naming.uri(*k)[:3072]}, project=project_asset)
 
     _write_schemas(batch, assets)
-    _write_edges(org, batch, runs, assets, workloads, previous_workload)
-
-
-def _stringify_run_keys(runs: dict[str, _Contrib]) -> dict[Any, _Contrib]:
-    return {uuid.UUID(k): c for k, c in runs.items()}
+    _write_edges(org, batch, runs, assets, workloads, run_workload, moved)
 
 
 def _resolve_projects(org: Organization, batch: _Batch) -> Callable[[int | None, str], int | None]:
     """A lookup of (cloud pk, project public id) -> project pk, registering the projects this
     batch's workloads report that are not known yet."""
-    wanted: dict[str, Cloud] = {}
-    for contrib in batch.workloads.values():
-        for _, updates, _ in contrib.items:
-            if updates.get("project_public_id"):
-                wanted.setdefault(updates["project_public_id"], contrib.seed["cloud"])
+    wanted = batch.projects
     known: dict[tuple[int | None, str], int | None] = {}
     if wanted:
         Project.objects.bulk_create(
@@ -486,59 +480,31 @@ def _resolve_projects(org: Organization, batch: _Batch) -> Callable[[int | None,
 
 
 def _write_schemas(batch: _Batch, assets: dict) -> None:
-    if not batch.schemas:
-        return
-    rows = {
-        (assets[akey].pk, fhash): (fields, seen) for (akey, fhash), (fields, seen) in batch.schemas.items()
-    }
-    SchemaVersion.objects.bulk_create(
-        [SchemaVersion(asset_id=a, fields_hash=h, fields=f, first_seen_at=parse_time(s))
-         for (a, h), (f, s) in sorted(rows.items())],
-        ignore_conflicts=True,
-    )
-    # Keep the earliest sighting when a version arrives late.
-    existing = SchemaVersion.objects.filter(asset_id__in={a for a, _ in rows}, fields_hash__in={h for _, h in rows})
-    later = []
-    for sv in existing:
-        seen = rows.get((sv.asset_id, sv.fields_hash))
-        if seen and parse_time(seen[1]) < sv.first_seen_at:
-            sv.first_seen_at = parse_time(seen[1])
-            later.append(sv)
-    update_rows(SchemaVersion, later, ["first_seen_at"])
+    """Every distinct schema of an asset, keeping its earliest sighting when a version arrives late."""
+    rows = sorted((assets[akey], fhash, fields, seen)
+                  for (akey, fhash), (fields, seen) in batch.schemas.items())
+    Table(SchemaVersion).widen(["asset", "fields_hash", "fields", "first_seen_at"], rows,
+                               conflict=["asset", "fields_hash"], least=["first_seen_at"])
 
 
-def _upsert_edges(model, org, scope_field: str, edges: dict[tuple[int, int, str], tuple[datetime, datetime]]) -> None:
+def _widen_edges(model: type[models.Model], org: Organization, scope_field: str,
+                 edges: dict[tuple[int, int, str], tuple[datetime, datetime]]) -> None:
     """Insert edges, widening first/last seen of existing ones."""
-    if not edges:
-        return
-    keys = sorted(edges)
-    model.objects.bulk_create(
-        [model(org=org, **{f"{scope_field}_id": s}, asset_id=a, direction=d, first_seen_at=edges[(s, a, d)][0],
-               last_seen_at=edges[(s, a, d)][1]) for s, a, d in keys],
-        ignore_conflicts=True,
-    )
-    rows = model.objects.filter(**{f"{scope_field}_id__in": {k[0] for k in keys}}, asset_id__in={k[1] for k in keys}) \
-        .select_for_update().order_by("pk")
-    changed = []
-    for row in rows:
-        seen = edges.get((getattr(row, f"{scope_field}_id"), row.asset_id, row.direction))
-        if seen and (seen[0] < row.first_seen_at or seen[1] > row.last_seen_at):
-            row.first_seen_at = min(row.first_seen_at, seen[0])
-            row.last_seen_at = max(row.last_seen_at, seen[1])
-            changed.append(row)
-    update_rows(model, changed, ["first_seen_at", "last_seen_at"])
+    rows = [(org.pk, s, a, d, first, last) for (s, a, d), (first, last) in sorted(edges.items())]
+    Table(model).widen(["org", scope_field, "asset", "direction", "first_seen_at", "last_seen_at"], rows,
+                       conflict=[scope_field, "asset", "direction"], least=["first_seen_at"],
+                       greatest=["last_seen_at"])
 
 
-def _write_edges(org, batch: _Batch, runs: dict, assets: dict, workloads: dict, moved: dict[str, int]) -> None:
+def _write_edges(org, batch: _Batch, runs: dict, assets: dict, workloads: dict, run_workload: dict[int, int],
+                 moved: dict[uuid.UUID, int]) -> None:
     run_edges: dict[tuple[int, int, str], tuple[datetime, datetime]] = {}
     for (run_id, akey, direction), times in batch.run_edges.items():
-        run = runs[uuid.UUID(run_id)]
-        run_edges[(run.pk, assets[akey].pk, direction)] = (parse_time(min(times)), parse_time(max(times)))
-    _upsert_edges(RunAsset, org, "run", run_edges)
+        run_edges[(runs[uuid.UUID(run_id)], assets[akey], direction)] = (min(times), max(times))
+    _widen_edges(RunAsset, org, "run", run_edges)
 
     # Workload edges are the union of their runs' edges; build them from this batch's run edges.
     wl_edges: dict[tuple[int, int, str], tuple[datetime, datetime]] = {}
-    run_workload = {r.pk: r.workload_id for r in runs.values()}
 
     def widen(key, first, last):
         old = wl_edges.get(key)
@@ -547,18 +513,18 @@ def _write_edges(org, batch: _Batch, runs: dict, assets: dict, workloads: dict, 
     for (run_pk, asset_pk, direction), (first, last) in run_edges.items():
         widen((run_workload[run_pk], asset_pk, direction), first, last)
     for (ext_id, akey, direction), times in batch.static_edges.items():
-        widen((workloads[ext_id].pk, assets[akey].pk, direction), parse_time(min(times)), parse_time(max(times)))
+        widen((workloads[ext_id], assets[akey], direction), min(times), max(times))
 
     if moved:
         # A better-informed event moved runs to another workload: carry all their earlier edges
         # over, and rebuild the edges of the workloads they left.
-        moved_pks = [runs[uuid.UUID(r)].pk for r in moved]
+        moved_pks = [runs[r] for r in moved]
         for edge in RunAsset.objects.filter(run_id__in=moved_pks).select_related("run"):
             widen((edge.run.workload_id, edge.asset_id, edge.direction), edge.first_seen_at, edge.last_seen_at)
-        _upsert_edges(WorkloadAsset, org, "workload", wl_edges)
+        _widen_edges(WorkloadAsset, org, "workload", wl_edges)
         _rebuild_workload_edges(org, set(moved.values()))
     else:
-        _upsert_edges(WorkloadAsset, org, "workload", wl_edges)
+        _widen_edges(WorkloadAsset, org, "workload", wl_edges)
 
 
 def _rebuild_workload_edges(org, workload_pks: set[int]) -> None:

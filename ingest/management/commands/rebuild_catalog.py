@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from catalog.models import Asset, Job, Workload
+from catalog.normalize import lock_catalog
 from ingest.models import RawEvent, RawStatus
 from ingest.pipeline import normalize_raw_events
 from orgs.models import Organization
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         except Organization.DoesNotExist:
             raise CommandError(f"no organization {org!r}") from None
         with transaction.atomic():
+            lock_catalog(organization.pk)  # no normalizer batch of this org interleaves
             # Runs, edges and schema versions go with their workloads, jobs and assets (cascade).
             Workload.objects.in_org(organization).delete()
             Job.objects.in_org(organization).delete()
