@@ -251,15 +251,8 @@ def _store(key: IngestKey, keep: list[tuple[int, EventInfo]], now: datetime) -> 
     fresh: dict[str, EventInfo] = {}
     for _, info in keep:
         fresh.setdefault(info.content_hash, info)
-    rows = [
-        RawEvent(org_id=key.org_id, cloud_id=key.cloud_id, ingest_key=key, received_at=now, enqueued_at=now,
-                 event_time=info.event_time, kind=info.kind, run_id=info.run_id or None, body=info.canonical,
-                 content_hash=h)
-        for h, info in fresh.items()
-    ]
     # A conflict is an event stored before (or by a concurrent request): a duplicate, stored once.
-    inserted = dict((h, pk) for pk, h in insert_ignoring_conflicts(RawEvent, rows, ["org", "content_hash"],
-                                                                    ["id", "content_hash"]))
+    inserted = _insert_new(key, list(fresh.values()), now)
     if inserted:
         new_ids = sorted(inserted.values())
         transaction.on_commit(lambda: enqueue(new_ids))
@@ -273,6 +266,58 @@ def _store(key: IngestKey, keep: list[tuple[int, EventInfo]], now: datetime) -> 
         is_new = info.content_hash in inserted and first_index.setdefault(info.content_hash, index) == index
         outcomes.append(Outcome(index, "accepted" if is_new else "duplicate", raw_id=ids.get(info.content_hash)))
     return outcomes
+
+
+_STAGE = "ingest_rawevent_stage"
+STAGE_FROM_ROWS = 20
+
+
+def _insert_new(key: IngestKey, infos: list[EventInfo], now: datetime) -> dict[str, int]:
+    """Insert raw events unless their content hash is stored; {content hash: id} of those inserted.
+
+    On PostgreSQL, COPY into a temporary table and one INSERT ... SELECT ... ON CONFLICT from it:
+    measured, 10k rows/s where one multi-row INSERT of ~7,000 parameters makes 6k (its parameters
+    are quoted and its text parsed, client side and server side). A few rows go in one INSERT: the
+    stage costs two more round trips."""
+    if connection.vendor != "postgresql" or len(infos) < STAGE_FROM_ROWS:
+        rows = [
+            RawEvent(org_id=key.org_id, cloud_id=key.cloud_id, ingest_key=key, received_at=now, enqueued_at=now,
+                     event_time=info.event_time, kind=info.kind, run_id=info.run_id or None, body=info.canonical,
+                     content_hash=info.content_hash)
+            for info in infos
+        ]
+        return {h: pk for pk, h in insert_ignoring_conflicts(RawEvent, rows, ["org", "content_hash"],
+                                                              ["id", "content_hash"])}
+    # ON COMMIT DELETE ROWS: the stage is empty again once this transaction ends, so it stays
+    # within a transaction (no savepoint: a failure rolls the caller's transaction back anyway).
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (n int, event_time timestamptz, kind text, "
+                       "run_id uuid, body text, content_hash text) ON COMMIT DELETE ROWS")
+        with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
+            for n, info in enumerate(infos):
+                copy.write_row((n, info.event_time, info.kind, info.run_id or None, info.canonical, info.content_hash))
+        cursor.execute(_insert_staged_sql(), [key.org_id, key.cloud_id, key.pk, now, now])
+        return {h: pk for pk, h in cursor.fetchall()}
+
+
+@cache
+def _insert_staged_sql() -> str:
+    q = connection.ops.quote_name
+    raw = RawEvent._meta
+
+    def col(name: str) -> str:
+        return q(raw.get_field(name).column)
+
+    columns = ", ".join(col(n) for n in ("org", "cloud", "ingest_key", "received_at", "enqueued_at", "event_time", "kind",
+                                         "run_id", "body", "content_hash", "status", "attempts", "error", "chain_hash"))
+    # Identifiers come from model metadata; every value is a parameter. Rows go in arrival order
+    # (ids order the chain).
+    return (
+        f"INSERT INTO {q(raw.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT %s, %s, %s, %s, %s, event_time, kind, run_id, body, content_hash, '{RawStatus.PENDING.value}', 0, '', '' "
+        f"FROM {_STAGE} ORDER BY n "
+        f"ON CONFLICT ({col('org')}, {col('content_hash')}) DO NOTHING RETURNING {col('id')}, {col('content_hash')}"
+    )
 
 
 def enqueue(raw_ids: list[int]) -> None:

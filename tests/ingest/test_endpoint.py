@@ -314,3 +314,15 @@ def test_a_known_key_still_records_when_it_was_last_used(client, tenant):
     assert post_event(client, tenant.key, simple_event(time=at(1))).status_code == 201
     key.refresh_from_db()
     assert key.last_used_at is not None
+
+
+def test_a_large_batch_stores_new_events_once_in_arrival_order(client, tenant):
+    stored = post_event(client, tenant.key, simple_event(time=at(0)))
+    events = [simple_event(time=at(i)) for i in range(60)] + [simple_event(time=at(5))]
+    r = post_event(client, tenant.key, events, path="/api/v1/lineage/batch")
+    assert r.status_code == 200, r.content
+    assert r.json()["summary"] == {"received": 61, "successful": 61, "failed": 0, "retriable": 0, "non_retriable": 0,
+                                   "dropped": 0, "duplicates": 2}
+    rows = list(RawEvent.objects.order_by("id").values_list("id", "body"))
+    assert len(rows) == 60 and rows[0][0] == stored.json()["id"]
+    assert [json.loads(body)["eventTime"] for _, body in rows] == [at(i) for i in range(60)]
