@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 from catalog import facets, graph
 from catalog.filters import AssetFilterSet, CatalogFilterSet, WorkloadFilterSet, values_present
 from catalog.models import Asset, AssetKind, Job, Run, SchemaVersion, Workload, WorkloadKind
+from catalog.pagination import DeepPaginator
 from orgs.models import Organization, org_for_request
 from orgs.services import record
 
@@ -122,7 +123,7 @@ def _list_page(request: HttpRequest, org_slug: str, spec: ListSpec, queryset_for
     data = _filter_data(request)
     fs = spec.filterset(data, queryset_for(org), request=request, org=org)
     rows = fs.qs if fs.is_valid() else fs.queryset.none()
-    page = Paginator(rows, per_page(request.GET)).get_page(request.GET.get("page"))
+    page = DeepPaginator(rows, per_page(request.GET)).get_page(request.GET.get("page"))
     projects = list(fs.filters["project"].queryset)
     selected_cloud = data.get("cloud", "")
     context = {

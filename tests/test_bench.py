@@ -28,5 +28,8 @@ def test_quick_benchmark_reports_every_figure():
     call_command("bench", "all", "--quick", stdout=out)
     table = out.getvalue()
     for figure in ("single-event ingest", "batch ingest", "normalization, one worker", "worker RSS",
-                   "ingest-to-catalog lag", "export of 5,000 lineage records", "export of 2,000 raw events"):
+                   "ingest-to-catalog lag", "export of 5,000 lineage records", "export of 2,000 raw events",
+                   "graph: expand one node (depth 1): database time p95", "graph: depth 5: whole request p95",
+                   "graph: impact analysis, 10 hops: database time p95", "Datasets page, every filter",
+                   "Models page, every filter", "Workloads page, every filter"):
         assert figure in table, table

@@ -27,12 +27,14 @@ from catalog.api.serializers import (
 )
 from catalog.filters import AssetFilterSet, RunFilterSet, WorkloadFilterSet
 from catalog.models import Asset, AssetKind, Run, SchemaVersion, Workload
+from catalog.pagination import DeepPaginator
 from orgs.models import Organization, org_for_request
 
 
 class CatalogPagination(PageNumberPagination):
     """Page pagination with counts: `page`, `per_page` (1-100, default 25)."""
 
+    django_paginator_class = DeepPaginator
     page_size = 25
     page_size_query_param = "per_page"
     max_page_size = 100

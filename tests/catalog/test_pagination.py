@@ -1,0 +1,49 @@
+"""Deep list pages are read by primary key and from the nearer end (catalog.pagination), and show
+exactly the rows plain OFFSET pagination shows: same rows, same order, same "x - y of N"."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.paginator import Paginator
+
+from bench import catalog as synthetic
+from catalog import views
+from catalog.pagination import DeepPaginator, totally_ordered
+from orgs.services import create_org
+
+pytestmark = pytest.mark.django_db
+
+
+class Shallow(DeepPaginator):
+    deep = 20  # the deep path from the fourth page of 7 on
+
+
+@pytest.fixture
+def org():
+    org, _ = create_org(slug="pages", name="Pages")
+    synthetic.build(org, synthetic.Shape(assets=230, workloads=60, hubs=1, hub_readers=10, owners=4))
+    return org
+
+
+def test_every_page_shows_what_offset_pagination_shows(org):
+    datasets, workloads = views._datasets(org), views._workloads(org)
+    cloud = datasets.values_list("cloud_id", flat=True).first()
+    lists = [datasets, datasets.order_by("name", "id"), datasets.order_by("-name", "-id"),
+             datasets.order_by("created_at", "id"), datasets.filter(cloud_id=cloud), views._models(org),
+             workloads, workloads.order_by("-name", "-id")]
+    assert Paginator(datasets, 7).num_pages > 20
+    for qs in lists:
+        plain, deep = Paginator(qs, 7, orphans=2), Shallow(qs, 7, orphans=2)
+        assert deep.num_pages == plain.num_pages
+        for number in plain.page_range:
+            want, got = plain.page(number), deep.page(number)
+            assert [r.pk for r in got] == [r.pk for r in want], (qs.query.order_by, number)
+            assert (got.start_index(), got.end_index()) == (want.start_index(), want.end_index())
+
+
+def test_only_querysets_ending_with_the_primary_key_take_the_deep_path(org):
+    datasets = views._datasets(org)
+    assert totally_ordered(datasets) and totally_ordered(datasets.order_by("name", "-id"))
+    assert not totally_ordered(datasets.order_by("name")) and not totally_ordered(datasets.order_by())
+    by_name = datasets.order_by("name")
+    assert [r.pk for r in Shallow(by_name, 7).page(5)] == [r.pk for r in Paginator(by_name, 7).page(5)]
