@@ -122,60 +122,63 @@ def _pointer(*parts: Any) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+Path = tuple  # the parts of a JSON pointer, made into one only when there is an error to report
+
+
 class _Checker:
     def __init__(self) -> None:
         self.errors: list[dict[str, str]] = []
 
-    def add(self, pointer: str, message: str) -> None:
-        self.errors.append({"pointer": pointer, "message": message})
+    def add(self, path: Path, message: str) -> None:
+        self.errors.append({"pointer": _pointer(*path), "message": message})
 
-    def obj(self, value: Any, pointer: str, *, required: bool = True) -> dict | None:
+    def obj(self, value: Any, path: Path, *, required: bool = True) -> dict | None:
+        if type(value) is dict:
+            return value
         if value is None:
             if required:
-                self.add(pointer, "is required")
+                self.add(path, "is required")
             return None
         if not isinstance(value, dict):
-            self.add(pointer, f"must be an object, not {_type_name(value)}")
+            self.add(path, f"must be an object, not {_type_name(value)}")
             return None
         return value
 
-    def string(self, container: dict, key: str, pointer: str, *, required: bool = True, max_len: int = 4096) -> str:
+    def string(self, container: dict, key: str, path: Path, *, required: bool = True, max_len: int = 4096) -> str:
         value = container.get(key)
+        if type(value) is str and (value or not required) and len(value) <= max_len:
+            return value
         if value is None:
             if required:
-                self.add(_join(pointer, key), "is required")
+                self.add((*path, key), "is required")
             return ""
         if not isinstance(value, str):
-            self.add(_join(pointer, key), f"must be a string, not {_type_name(value)}")
+            self.add((*path, key), f"must be a string, not {_type_name(value)}")
             return ""
         if required and not value:
-            self.add(_join(pointer, key), "must not be empty")
+            self.add((*path, key), "must not be empty")
         if len(value) > max_len:
-            self.add(_join(pointer, key), f"is longer than {max_len} characters")
+            self.add((*path, key), f"is longer than {max_len} characters")
         return value
 
-    def uuid(self, container: dict, key: str, pointer: str) -> str:
-        value = self.string(container, key, pointer)
+    def uuid(self, container: dict, key: str, path: Path) -> str:
+        value = self.string(container, key, path)
         if value:
             try:
                 return str(uuid.UUID(value))
             except ValueError:
-                self.add(_join(pointer, key), f"must be a UUID, got {value[:60]!r}")
+                self.add((*path, key), f"must be a UUID, got {value[:60]!r}")
         return ""
 
-    def time(self, container: dict, key: str, pointer: str, *, required: bool = True) -> datetime | None:
-        value = self.string(container, key, pointer, required=required)
+    def time(self, container: dict, key: str, path: Path, *, required: bool = True) -> datetime | None:
+        value = self.string(container, key, path, required=required)
         if not value:
             return None
         try:
             return parse_time(value)
         except ValueError as exc:
-            self.add(_join(pointer, key), f"{exc}, got {value[:60]!r}")
+            self.add((*path, key), f"{exc}, got {value[:60]!r}")
             return None
-
-
-def _join(pointer: str, key: str) -> str:
-    return pointer + _pointer(key)
 
 
 def _type_name(value: Any) -> str:
@@ -234,23 +237,23 @@ def _check_text(text: str, path: tuple, errors: list, *, is_key: bool = False) -
             errors.append({"pointer": _pointer(*path), "message": f"{what} contains an unpaired surrogate; it is not valid Unicode"})
 
 
-def _check_dataset(c: _Checker, ds: Any, pointer: str) -> None:
-    ds = c.obj(ds, pointer)
+def _check_dataset(c: _Checker, ds: Any, path: Path) -> None:
+    ds = c.obj(ds, path)
     if ds is None:
         return
-    c.string(ds, "namespace", pointer, max_len=1024)
-    c.string(ds, "name", pointer, max_len=2048)
+    c.string(ds, "namespace", path, max_len=1024)
+    c.string(ds, "name", path, max_len=2048)
     for facets_key in ("facets", "inputFacets", "outputFacets"):
         facets = ds.get(facets_key)
         if facets is not None:
-            c.obj(facets, _join(pointer, facets_key))
+            c.obj(facets, (*path, facets_key))
     facets = ds.get("facets")
     if isinstance(facets, dict):
         schema = facets.get("schema")
-        if schema is not None and c.obj(schema, _join(pointer, "facets") + "/schema") is not None:
+        if schema is not None and c.obj(schema, (*path, "facets", "schema")) is not None:
             fields = schema.get("fields")
             if fields is not None and not isinstance(fields, list):
-                c.add(_join(pointer, "facets") + "/schema/fields", "must be an array")
+                c.add((*path, "facets", "schema", "fields"), "must be an array")
 
 
 def _check_datasets(c: _Checker, event: dict, key: str) -> None:
@@ -258,56 +261,62 @@ def _check_datasets(c: _Checker, event: dict, key: str) -> None:
     if value is None:
         return
     if not isinstance(value, list):
-        c.add(_pointer(key), f"must be an array, not {_type_name(value)}")
+        c.add((key,), f"must be an array, not {_type_name(value)}")
         return
     for i, ds in enumerate(value):
-        _check_dataset(c, ds, _pointer(key, i))
+        _check_dataset(c, ds, (key, i))
 
 
 def _check_job(c: _Checker, event: dict) -> dict | None:
-    job = c.obj(event.get("job"), "/job")
+    job = c.obj(event.get("job"), ("job",))
     if job is not None:
-        c.string(job, "namespace", "/job", max_len=1024)
-        c.string(job, "name", "/job", max_len=1024)
+        c.string(job, "namespace", ("job",), max_len=1024)
+        c.string(job, "name", ("job",), max_len=1024)
         if job.get("facets") is not None:
-            c.obj(job["facets"], "/job/facets")
+            c.obj(job["facets"], ("job", "facets"))
     return job
+
+
+_PARENT = ("run", "facets", "parent")
+_ROOT = (*_PARENT, "root")
+_WORKLOAD = ("run", "facets", "workload")
+_WORKLOAD_OPTIONAL = ("name", "projectId", "cloudId", "organizationId", "clusterId", "ownerEmail", "status",
+                      "rayVersion", "pythonVersion", "osVersion")
 
 
 def _check_run_facets(c: _Checker, facets: dict) -> dict[str, Any]:
     """Check the run facets the normalizer reads; return what ingest needs from them."""
     out: dict[str, Any] = {}
     parent = facets.get("parent")
-    if parent is not None and c.obj(parent, "/run/facets/parent") is not None:
-        prun = c.obj(parent.get("run"), "/run/facets/parent/run")
+    if parent is not None and c.obj(parent, _PARENT) is not None:
+        prun = c.obj(parent.get("run"), (*_PARENT, "run"))
         if prun is not None:
-            out["parent_run_id"] = c.uuid(prun, "runId", "/run/facets/parent/run")
-        pjob = c.obj(parent.get("job"), "/run/facets/parent/job")
+            out["parent_run_id"] = c.uuid(prun, "runId", (*_PARENT, "run"))
+        pjob = c.obj(parent.get("job"), (*_PARENT, "job"))
         if pjob is not None:
-            c.string(pjob, "namespace", "/run/facets/parent/job")
-            c.string(pjob, "name", "/run/facets/parent/job")
+            c.string(pjob, "namespace", (*_PARENT, "job"))
+            c.string(pjob, "name", (*_PARENT, "job"))
         root = parent.get("root")
-        if root is not None and c.obj(root, "/run/facets/parent/root") is not None:
-            rrun = c.obj(root.get("run"), "/run/facets/parent/root/run")
+        if root is not None and c.obj(root, _ROOT) is not None:
+            rrun = c.obj(root.get("run"), (*_ROOT, "run"))
             if rrun is not None:
-                out["root_run_id"] = c.uuid(rrun, "runId", "/run/facets/parent/root/run")
-            rjob = c.obj(root.get("job"), "/run/facets/parent/root/job")
+                out["root_run_id"] = c.uuid(rrun, "runId", (*_ROOT, "run"))
+            rjob = c.obj(root.get("job"), (*_ROOT, "job"))
             if rjob is not None:
-                c.string(rjob, "namespace", "/run/facets/parent/root/job")
-                c.string(rjob, "name", "/run/facets/parent/root/job")
+                c.string(rjob, "namespace", (*_ROOT, "job"))
+                c.string(rjob, "name", (*_ROOT, "job"))
     workload = facets.get("workload")
-    if workload is not None and c.obj(workload, "/run/facets/workload") is not None:
-        p = "/run/facets/workload"
+    if workload is not None and c.obj(workload, _WORKLOAD) is not None:
+        p = _WORKLOAD
         wtype = c.string(workload, "type", p)
         if wtype and wtype not in WORKLOAD_TYPES:
-            c.add(p + "/type", f"must be one of {', '.join(WORKLOAD_TYPES)}, got {wtype[:40]!r}")
+            c.add((*p, "type"), f"must be one of {', '.join(WORKLOAD_TYPES)}, got {wtype[:40]!r}")
         c.string(workload, "id", p, max_len=255)
-        for key in ("name", "projectId", "cloudId", "organizationId", "clusterId", "ownerEmail", "status",
-                    "rayVersion", "pythonVersion", "osVersion"):
+        for key in _WORKLOAD_OPTIONAL:
             c.string(workload, key, p, required=False, max_len=255)
         c.string(workload, "image", p, required=False, max_len=1024)
         if workload.get("resources") is not None:
-            c.obj(workload["resources"], p + "/resources")
+            c.obj(workload["resources"], (*p, "resources"))
         out["cluster_started_at"] = c.time(workload, "clusterStartedAt", p, required=False)
         out["cluster_id"] = workload.get("clusterId") if isinstance(workload.get("clusterId"), str) else ""
         for claim, key in (("claimed_org", "organizationId"), ("claimed_cloud", "cloudId"), ("claimed_project", "projectId")):
@@ -330,9 +339,9 @@ def parse_event(obj: Any, *, max_depth: int = 64, plain: bool = False) -> EventI
             raise ContractError(structural)
 
     c = _Checker()
-    event_time = c.time(obj, "eventTime", "")
-    c.string(obj, "producer", "", max_len=2048)
-    c.string(obj, "schemaURL", "", required=False, max_len=2048)
+    event_time = c.time(obj, "eventTime", ())
+    c.string(obj, "producer", (), max_len=2048)
+    c.string(obj, "schemaURL", (), required=False, max_len=2048)
 
     kind = "run"
     extra: dict[str, Any] = {}
@@ -341,14 +350,14 @@ def parse_event(obj: Any, *, max_depth: int = 64, plain: bool = False) -> EventI
     if "run" in obj:
         # Extra top-level properties are allowed by the core schema (the spec's own example
         # carries a stray `dataset`); they are stored and otherwise ignored.
-        event_type = c.string(obj, "eventType", "", required=False)
+        event_type = c.string(obj, "eventType", (), required=False)
         if event_type and event_type not in EVENT_TYPES:
-            c.add("/eventType", f"must be one of {', '.join(EVENT_TYPES)}, got {event_type[:40]!r}")
-        run = c.obj(obj.get("run"), "/run")
+            c.add(("eventType",), f"must be one of {', '.join(EVENT_TYPES)}, got {event_type[:40]!r}")
+        run = c.obj(obj.get("run"), ("run",))
         if run is not None:
-            run_id = c.uuid(run, "runId", "/run")
+            run_id = c.uuid(run, "runId", ("run",))
             facets = run.get("facets")
-            if facets is not None and c.obj(facets, "/run/facets") is not None:
+            if facets is not None and c.obj(facets, ("run", "facets")) is not None:
                 extra = _check_run_facets(c, facets)
         _check_job(c, obj)
         _check_datasets(c, obj, "inputs")
@@ -356,15 +365,15 @@ def parse_event(obj: Any, *, max_depth: int = 64, plain: bool = False) -> EventI
     elif "dataset" in obj:
         kind = "dataset"
         if "job" in obj:
-            c.add("/job", "a DatasetEvent must not carry a job")
-        _check_dataset(c, obj.get("dataset"), "/dataset")
+            c.add(("job",), "a DatasetEvent must not carry a job")
+        _check_dataset(c, obj.get("dataset"), ("dataset",))
     elif "job" in obj:
         kind = "job"
         _check_job(c, obj)
         _check_datasets(c, obj, "inputs")
         _check_datasets(c, obj, "outputs")
     else:
-        c.add("", "not an OpenLineage event: expected `run` and `job` (RunEvent), `dataset` (DatasetEvent) or `job` (JobEvent)")
+        c.add((), "not an OpenLineage event: expected `run` and `job` (RunEvent), `dataset` (DatasetEvent) or `job` (JobEvent)")
 
     if c.errors:
         raise ContractError(c.errors)
