@@ -423,7 +423,7 @@ def page_filters(org: Organization, foci: Foci) -> dict[str, list[tuple[str, dic
     return {
         "datasets": [*common,
                      ("type CSV", {**everyone, "type": "CSV"}),
-                     ("name search", {**everyone, "q": "table_01"}),
+                     ("name search", {**everyone, "q": "domain07/"}),
                      ("read by a workload", {**everyone, "read_by": foci.workload.pk}),
                      ("written by a workload", {**everyone, "written_by": foci.workload.pk})],
         "models": [*common,

@@ -312,6 +312,54 @@ def load_nodes(org: Organization, refs: Iterable[NodeRef]) -> dict[NodeRef, Node
     return rows
 
 
+# Node rows and, per node, its edges either way (assets: written = upstream, read = downstream;
+# workloads: read = upstream, written = downstream), for nodes given as signed ids (see _signed).
+_NODES_SQL = """
+SELECT n.node, a.kind, a.name, a.uri, a.dataset_type, a.created_by, a.created_at,
+       a.attrs #>> '{facet:mlflowModel,registeredName}', a.attrs #>> '{facet:mlflowModel,registeredVersion}',
+       c.up, c.down
+FROM unnest(%(nodes)s::bigint[]) AS n(node)
+JOIN catalog_asset a ON a.id = n.node AND a.org_id = %(org)s
+LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE e.direction = 'out') AS up, count(*) FILTER (WHERE e.direction = 'in') AS down
+    FROM catalog_workloadasset e
+    WHERE %(counts)s AND e.asset_id = n.node AND e.org_id = %(org)s
+      AND (%(as_of)s::timestamptz IS NULL OR e.first_seen_at <= %(as_of)s::timestamptz)
+) c ON true
+UNION ALL
+SELECT n.node, w.kind, coalesce(nullif(w.name, ''), w.external_id), w.external_id, w.status, w.owner_email,
+       w.created_at, NULL, NULL, c.up, c.down
+FROM unnest(%(nodes)s::bigint[]) AS n(node)
+JOIN catalog_workload w ON w.id = -n.node AND w.org_id = %(org)s
+LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE e.direction = 'in') AS up, count(*) FILTER (WHERE e.direction = 'out') AS down
+    FROM catalog_workloadasset e
+    WHERE %(counts)s AND e.workload_id = -n.node AND e.org_id = %(org)s
+      AND (%(as_of)s::timestamptz IS NULL OR e.first_seen_at <= %(as_of)s::timestamptz)
+) c ON true
+"""
+
+
+def nodes_and_counts(org: Organization, refs: Iterable[NodeRef], *, as_of: datetime | None = None,
+                     counts: bool = True) -> tuple[dict[NodeRef, NodeRow], dict[NodeRef, dict]]:
+    """load_nodes() and (with `counts`) degree_counts() of the same nodes: one query on PostgreSQL."""
+    refs = list(refs)
+    if connection.vendor != "postgresql":
+        return load_nodes(org, refs), (degree_counts(org, refs, as_of=as_of) if counts else {})
+    rows: dict[NodeRef, NodeRow] = {}
+    found: dict[NodeRef, dict] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_NODES_SQL, {"nodes": [_signed(r) for r in refs], "org": org.pk, "counts": counts,
+                                    "as_of": as_of})
+        for node, kind, name, uri, subtitle, by, at, reg_name, reg_version, up, down in cursor.fetchall():
+            ref = _unsigned(node)
+            label = label_for(kind, name, reg_name, reg_version) if ref[0] == ASSET else name
+            rows[ref] = NodeRow(ref, kind, name, label, uri, subtitle, by, at)
+            if counts:
+                found[ref] = {UPSTREAM: up, DOWNSTREAM: down}
+    return rows, found
+
+
 def with_model_names(qs: QuerySet) -> QuerySet:
     """Annotate the registered model name and version (from the mlflowModel facet) without loading attrs."""
     return qs.annotate(registered_name=KT("attrs__facet:mlflowModel__registeredName"),
@@ -360,11 +408,13 @@ def graph(org: Organization, focus: NodeRef, *, direction: str = BOTH, depth: in
           limit: int = GRAPH_DEFAULT_LIMIT, per_node: int = PER_NODE_DEFAULT, offset: int = 0) -> dict:
     """The graph around a node: nodes (with their neighbour counts either way), edges, and whether
     any bound cut it short."""
-    get_focus(org, focus)
+    # Walked before the focus is checked: from another org's node the walk finds nothing (every
+    # query is scoped), and the check then answers 404 without a query of its own.
     found = walk(org, focus, direction=direction, depth=depth, node_limit=limit, as_of=as_of,
                  per_node=per_node, offset=offset)
-    rows = load_nodes(org, found.hops)
-    counts = degree_counts(org, found.hops, as_of=as_of)
+    rows, counts = nodes_and_counts(org, found.hops, as_of=as_of)
+    if focus not in rows:
+        raise Http404("No such node")
     nodes = []
     for ref, hop in found.hops.items():
         if ref in rows:
@@ -404,10 +454,11 @@ def impact(org: Organization, focus: NodeRef, *, direction: str = DOWNSTREAM, de
     the focus, with its distance in hops; and whether a bound cut the walk short."""
     if direction not in (UPSTREAM, DOWNSTREAM):
         raise ValueError("impact is downstream or upstream")
-    get_focus(org, focus)
     found = walk(org, focus, direction=direction, depth=depth, node_limit=limit + 1, as_of=as_of,
                  edges_per_hop=IMPACT_EDGES_PER_HOP, with_edges=False)
-    rows = load_nodes(org, [r for r in found.hops if r != focus])
+    rows, _ = nodes_and_counts(org, found.hops, as_of=as_of, counts=False)
+    if rows.pop(focus, None) is None:
+        raise Http404("No such node")  # (walked first, as in graph())
     out = []
     for ref, row in rows.items():
         out.append(ImpactRow(hop=abs(found.hops[ref]), type=ref[0], kind=row.kind, name=row.label, uri=row.uri,

@@ -18,7 +18,7 @@ from catalog.models import Asset, Workload
 from orgs.services import create_org
 from tests.events import at
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 BOUNDS = [
     {"direction": graph.BOTH, "depth": 1, "node_limit": 150, "per_node": 25},
@@ -48,6 +48,7 @@ def test_sql_and_python_walks_agree_on_the_hand_built_history(postgresql, histor
     org = history.tenant.org
     nodes = [(graph.ASSET, pk) for pk in Asset.objects.in_org(org).values_list("id", flat=True)]
     nodes += [(graph.WORKLOAD, pk) for pk in Workload.objects.in_org(org).values_list("id", flat=True)]
+    assert len(nodes) > 40
     for focus in nodes:
         for bounds in [*BOUNDS, {"direction": graph.BOTH, "depth": 3, "node_limit": 150, "per_node": 25,
                                  "as_of": datetime.fromisoformat(at(30))}]:
@@ -80,3 +81,15 @@ def test_the_sql_walk_never_leaves_the_organization(postgresql, history):
     found = graph._walk_sql(history.tenant.org, hub, direction=graph.BOTH, depth=5, node_limit=150, as_of=None,
                             per_node=25, offset=0, edges_per_hop=None, with_edges=True)
     assert set(found.hops) == {hub} and not found.edges
+
+
+def test_one_query_reads_the_same_nodes_and_counts_as_the_orm(postgresql, history, django_assert_num_queries):
+    org = history.tenant.org
+    refs = [(graph.ASSET, pk) for pk in Asset.objects.values_list("id", flat=True)]  # another org's too
+    refs += [(graph.WORKLOAD, pk) for pk in Workload.objects.values_list("id", flat=True)]
+    for as_of in (None, datetime.fromisoformat(at(30))):
+        with django_assert_num_queries(1):
+            rows, counts = graph.nodes_and_counts(org, refs, as_of=as_of)
+        assert rows == graph.load_nodes(org, refs)
+        assert counts == {ref: c for ref, c in graph.degree_counts(org, refs, as_of=as_of).items() if ref in rows}
+        assert {r.kind for r in rows.values()} >= {"dataset", "model", "job", "service"}
