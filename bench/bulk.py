@@ -64,29 +64,38 @@ def lineage_records(org: Organization, n: int) -> None:
         _copy(c, "catalog_runasset", ["org_id", "run_id", "asset_id", "direction", "first_seen_at", "last_seen_at"], edges())
 
 
-def raw_events(org: Organization, n: int) -> None:
-    """n sealed raw events (generated ~2.7 KB pipeline events with their chain) for the export bench."""
+def raw_events(org: Organization, n: int, *, pending: bool = False, seed: int = 5) -> None:
+    """n raw events (generated ~2.7 KB pipeline events) as ingest stores them: sealed and processed
+    for the export bench, or `pending` (not normalized, not sealed yet) as a backlog for the
+    normalization bench."""
     from bench import generator
     from ingest import chain
     from ingest.contract import canonical_json, parse_time
 
     cloud = org.clouds.first()
     now = timezone.now()
+    start = now - timedelta(days=30)
     state = {"previous": chain.GENESIS}
 
     def rows():
-        for seq, event in enumerate(generator.events(n, seed=5, project_prefix=f"prj_{org.slug}"), start=1):
+        for seq, event in enumerate(generator.events(n, seed=seed, start=start, project_prefix=f"prj_{org.slug}",
+                                                     cluster_started=start - timedelta(hours=1)), start=1):
             body = canonical_json(event)
             content_hash = chain.content_hash(body)
-            state["previous"] = chain.link(state["previous"], content_hash)
-            yield (org.pk, cloud.pk, now, parse_time(event["eventTime"]), "run", event["run"]["runId"], body,
-                   content_hash, "processed", 0, "", now, now, seq, state["previous"])
+            head = (org.pk, cloud.pk, now, parse_time(event["eventTime"]), "run", event["run"]["runId"], body,
+                    content_hash, 0, "", now)
+            if pending:
+                yield (*head, "pending", None, None, "")
+            else:
+                state["previous"] = chain.link(state["previous"], content_hash)
+                yield (*head, "processed", now, seq, state["previous"])
 
     with connection.cursor() as wrapper:
         c = wrapper.cursor
         with c.copy("COPY ingest_rawevent (org_id, cloud_id, received_at, event_time, kind, run_id, body, content_hash, "
-                    "status, attempts, error, enqueued_at, processed_at, chain_seq, chain_hash) FROM STDIN") as copy:
+                    "attempts, error, enqueued_at, status, processed_at, chain_seq, chain_hash) FROM STDIN") as copy:
             for row in rows():
                 copy.write_row(row)
-        c.execute("INSERT INTO ingest_chainseal (org_id, seq, head_hash, events, sealed_at) VALUES (%s, %s, %s, %s, %s)",
-                  [org.pk, n, state["previous"], n, now])
+        if not pending:
+            c.execute("INSERT INTO ingest_chainseal (org_id, seq, head_hash, events, sealed_at) VALUES (%s, %s, %s, %s, %s)",
+                      [org.pk, n, state["previous"], n, now])

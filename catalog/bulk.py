@@ -1,8 +1,8 @@
-"""Bulk UPDATE of many rows by primary key, without Django's CASE/WHEN construction.
+"""Set-based writes for the hot paths (normalizer, sealer, ingest), without model instances.
 
-`QuerySet.bulk_update` compiles a CASE expression per row and field, which costs ~10 ms of Python
-per row for our JSON columns. One parameterized UPDATE run through `executemany` is pipelined by
-psycopg 3 on PostgreSQL and runs in-process on SQLite.
+Django's bulk_update compiles a CASE expression per row and field (~10 ms of Python a row for our
+JSON columns) and bulk_create builds and saves instances; these send rows as COPY data or one
+statement per chunk instead (see Table).
 """
 
 from __future__ import annotations
@@ -15,22 +15,6 @@ from typing import ClassVar
 
 import orjson
 from django.db import connection, models
-
-
-def update_rows(model: type[models.Model], rows: Sequence[models.Model], field_names: Sequence[str]) -> None:
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in field_names]
-    pk = model._meta.pk
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    # Only identifiers from model metadata are interpolated; every value is a parameter.
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(pk.column)} = %s"  # noqa: S608
-    params = [
-        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk] for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
 
 
 def insert_ignoring_conflicts(model: type[models.Model], rows: Sequence[models.Model],

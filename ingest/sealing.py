@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from catalog.bulk import update_rows
+from catalog.bulk import Table
 from ingest import chain
 from ingest.models import ChainSeal, RawEvent
 from orgs.models import Organization
@@ -32,8 +32,8 @@ def seal(org_id: int, *, limit: int = 50_000, wait: bool = True) -> int:
         for pk, content_hash in pending:
             seq += 1
             previous = chain.link(previous, content_hash)
-            sealed.append(RawEvent(pk=pk, chain_seq=seq, chain_hash=previous))
-        update_rows(RawEvent, sealed, ["chain_seq", "chain_hash"])
+            sealed.append((pk, seq, previous))
+        Table(RawEvent).update(["chain_seq", "chain_hash"], sealed)
         ChainSeal.objects.create(org_id=org_id, seq=seq, head_hash=previous, events=len(sealed))
     return len(sealed)
 
