@@ -243,6 +243,7 @@ def signed_in_client(org: Organization):
 class Sample:
     total_ms: float  # the whole request, in-process through the middleware
     db_ms: float  # every query's execute (with its rows) summed
+    catalog_ms: float  # of which the queries that read catalog tables (not session, user, org)
     queries: int
     response: object
 
@@ -253,7 +254,7 @@ class RequestTimer:
 
     def __init__(self, client):
         self.client = client
-        self._db = 0.0
+        self._db = self._catalog = 0.0
         self._queries = 0
 
     def __call__(self, execute, sql, params, many, context):
@@ -261,18 +262,20 @@ class RequestTimer:
         try:
             return execute(sql, params, many, context)
         finally:
-            self._db += time.perf_counter() - t
+            spent = time.perf_counter() - t
+            self._db += spent
+            self._catalog += spent if "catalog_" in sql else 0.0
             self._queries += 1
 
     def get(self, url: str, params: dict) -> Sample:
-        self._db, self._queries = 0.0, 0
+        self._db, self._catalog, self._queries = 0.0, 0.0, 0
         with connection.execute_wrapper(self):
             t = time.perf_counter()
             response = self.client.get(url, params)
             total = time.perf_counter() - t
         if response.status_code != 200:
             raise RuntimeError(f"GET {url} {params}: {response.status_code} {response.content[:300]!r}")
-        return Sample(total * 1000, self._db * 1000, self._queries, response)
+        return Sample(total * 1000, self._db * 1000, self._catalog * 1000, self._queries, response)
 
 
 # --- The graph endpoints against a bare recursive CTE -------------------------------------------------
@@ -357,6 +360,7 @@ class GraphFigure:
     case: GraphCase
     total: list[float]
     db: list[float]
+    catalog: list[float]
     reference: list[float]
     by_focus: dict[str, dict]
 
@@ -373,27 +377,29 @@ def measure_graph(org: Organization, foci: Foci, *, repeat: int, warmup: int = 3
     for case in graph_cases():
         url = f"/api/v1/o/{org.slug}/{case.endpoint}/"
         sql = reference_sql(case.direction)
-        figure = GraphFigure(case, [], [], [], {})
+        figure = GraphFigure(case, [], [], [], [], {})
         for name, (kind, pk) in focus_nodes.items():
             params = {"node": f"{kind}:{pk}", **case.params}
             ref_node = pk if kind == ASSET else -pk
             # The endpoint's node limit counts the focus; impact walks one past its limit to know it is cut.
             ref_limit = case.limit + (1 if case.endpoint == "impact" else 0)
-            total, db, ref = [], [], []
+            total, db, cat, ref = [], [], [], []
             for i in range(warmup + repeat):
                 sample = timer.get(url, params)
                 ms, found = reference_walk(sql, ref_node, case.depth, ref_limit)
                 if i >= warmup:
                     total.append(sample.total_ms)
                     db.append(sample.db_ms)
+                    cat.append(sample.catalog_ms)
                     ref.append(ms)
             body = sample.response.json()
             shown = f"{len(body['nodes'])} nodes" if "nodes" in body else f"{body['count']} rows"
-            figure.by_focus[name] = {"total": p95(total), "db": p95(db), "reference": p95(ref),
+            figure.by_focus[name] = {"total": p95(total), "db": p95(db), "catalog": p95(cat), "reference": p95(ref),
                                      "queries": sample.queries, "shown": shown, "reference_rows": found,
                                      "truncated": body["truncated"]}
             figure.total += total
             figure.db += db
+            figure.catalog += cat
             figure.reference += ref
         figures.append(figure)
     return figures
