@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from django.db import connection, models
 from django.db.models import Max, Min
 
@@ -154,7 +155,28 @@ def _dataset_updates(ds: dict) -> dict[str, Any]:
 
 
 def _fields_hash(fields: list) -> str:
+    """The identity of a schema version: SHA-256 of its fields as sorted, compact JSON."""
+    try:
+        seen = orjson.dumps(fields)  # a cheap key for the same fields seen in earlier batches
+    except TypeError:  # integers beyond 64 bits
+        return _canonical_fields_hash(fields)
+    return _memo_fields_hash(seen, fields)
+
+
+def _canonical_fields_hash(fields: list) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+_FIELDS_HASHES: OrderedDict[bytes, str] = OrderedDict()
+
+
+def _memo_fields_hash(seen: bytes, fields: list) -> str:
+    fhash = _FIELDS_HASHES.get(seen)
+    if fhash is None:
+        fhash = _FIELDS_HASHES[seen] = _canonical_fields_hash(fields)
+        if len(_FIELDS_HASHES) > 20_000:
+            _FIELDS_HASHES.popitem(last=False)
+    return fhash
 
 
 class _Batch:
