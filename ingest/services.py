@@ -292,8 +292,10 @@ def _insert_new(key: IngestKey, infos: list[EventInfo], now: datetime) -> dict[s
     # within a transaction (no savepoint: a failure rolls the caller's transaction back anyway).
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (n int, event_time timestamptz, kind text, "
-                       "run_id uuid, body text, content_hash text) ON COMMIT DELETE ROWS")
-        with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
+                       "run_id text, body text, content_hash text) ON COMMIT DELETE ROWS")
+        # Binary: the bodies go as they are, where the text format escapes them byte by byte.
+        with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "timestamptz", "text", "text", "text", "text"])
             for n, info in enumerate(infos):
                 copy.write_row((n, info.event_time, info.kind, info.run_id or None, info.canonical, info.content_hash))
         cursor.execute(_insert_staged_sql(), [key.org_id, key.cloud_id, key.pk, now, now])
@@ -314,7 +316,7 @@ def _insert_staged_sql() -> str:
     # (ids order the chain).
     return (
         f"INSERT INTO {q(raw.db_table)} ({columns}) "  # noqa: S608
-        f"SELECT %s, %s, %s, %s, %s, event_time, kind, run_id, body, content_hash, '{RawStatus.PENDING.value}', 0, '', '' "
+        f"SELECT %s, %s, %s, %s, %s, event_time, kind, CAST(run_id AS uuid), body, content_hash, '{RawStatus.PENDING.value}', 0, '', '' "
         f"FROM {_STAGE} ORDER BY n "
         f"ON CONFLICT ({col('org')}, {col('content_hash')}) DO NOTHING RETURNING {col('id')}, {col('content_hash')}"
     )

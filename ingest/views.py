@@ -7,9 +7,13 @@ size (413), JSON (400), contract (400), tenancy claims (403), capture rule (200 
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +137,34 @@ def _decode(body: bytes) -> tuple[Any, bool]:
         raise Refused(400, "too_deeply_nested", "The JSON is nested too deeply.") from None
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (process-wide) while a batch is decoded and checked.
+
+    A 500-event batch allocates ~60,000 containers, which set off dozens of collections, some of
+    them full, that can find nothing: decoded JSON holds no reference cycles. Measured, a third of
+    the CPU of decoding and checking a batch. Reference counting still frees everything; requests
+    of other threads meanwhile are collected once the last pause ends."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def _guard(handler):
     @csrf_exempt
     def view(request: HttpRequest) -> JsonResponse:
@@ -190,19 +222,23 @@ def lineage(request: HttpRequest) -> JsonResponse:
 @_guard
 def lineage_batch(request: HttpRequest) -> JsonResponse:
     key = _authenticate(request)
-    events, plain = _decode(_read_body(request, settings.LINEAGE_MAX_BATCH_BYTES))
-    if not isinstance(events, list):
-        raise Refused(400, "invalid_batch", "A batch must be a JSON array of events; send single events to /api/v1/lineage.")
-    if len(events) > settings.LINEAGE_MAX_BATCH_EVENTS:
-        raise Refused(413, "batch_too_large", f"A batch holds at most {settings.LINEAGE_MAX_BATCH_EVENTS} events "
-                      f"(got {len(events)}); split it.", limit_events=settings.LINEAGE_MAX_BATCH_EVENTS)
+    body = _read_body(request, settings.LINEAGE_MAX_BATCH_BYTES)
     failed: list[dict[str, Any]] = []
     valid: list[tuple[int, EventInfo]] = []
-    for index, obj in enumerate(events):
-        try:
-            valid.append((index, parse_event(obj, max_depth=settings.LINEAGE_MAX_JSON_DEPTH, plain=plain)))
-        except ContractError as exc:
-            failed.append({"index": index, "reason": str(exc), "retriable": False, "errors": exc.errors})
+    with _cyclic_gc_paused():
+        events, plain = _decode(body)
+        if not isinstance(events, list):
+            raise Refused(400, "invalid_batch",
+                          "A batch must be a JSON array of events; send single events to /api/v1/lineage.")
+        if len(events) > settings.LINEAGE_MAX_BATCH_EVENTS:
+            raise Refused(413, "batch_too_large", f"A batch holds at most {settings.LINEAGE_MAX_BATCH_EVENTS} events "
+                          f"(got {len(events)}); split it.", limit_events=settings.LINEAGE_MAX_BATCH_EVENTS)
+        max_depth = settings.LINEAGE_MAX_JSON_DEPTH
+        for index, obj in enumerate(events):
+            try:
+                valid.append((index, parse_event(obj, max_depth=max_depth, plain=plain)))
+            except ContractError as exc:
+                failed.append({"index": index, "reason": str(exc), "retriable": False, "errors": exc.errors})
     outcomes = accept_events(key=key, infos=valid) if valid else []
     dropped = []
     for outcome in outcomes:

@@ -12,7 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.contract import ContractError, _canonical_plain, canonical_json, decode_plain, parse_event
+from ingest.contract import (
+    _RFC3339,
+    ContractError,
+    _canonical_plain,
+    _time_by_the_rules,
+    canonical_json,
+    decode_plain,
+    parse_event,
+    parse_time,
+)
 from tests.events import dataset, run_event, workload
 
 # JSON values with the awkward parts: astral and control characters, keys that sort differently
@@ -96,3 +105,24 @@ def test_too_deep_events_are_refused_alike_either_way():
             parse_event(value, max_depth=64, plain=plain)
         errors.append(exc.value.errors)
     assert errors[0] == errors[1]
+
+
+def _outcome(read, value):
+    try:
+        when = read(value)
+    except ValueError as exc:
+        return "error", str(exc)
+    return when.isoformat(), when.utcoffset()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.sampled_from(["2024", "0001", "9999", "0000"]), st.sampled_from(["01", "02", "12", "13", "00"]),
+    st.sampled_from(["01", "29", "30", "31", "32", "00"]), st.sampled_from(["T", "t", " "]),
+    st.sampled_from(["00", "23", "24"]), st.sampled_from(["00", "59", "60"]), st.sampled_from(["00", "59", "60"]),
+    st.sampled_from(["", ".1", ".123", ".123456", ".1234567", ".123456789"]),
+    st.sampled_from(["", "Z", "z", "+00:00", "-00:00", "+05:30", "-08:00", "+0530", "+24:00", "-12:60"]),
+)
+def test_parse_time_reads_like_its_rules(year, month, day, sep, hour, minute, second, frac, offset):
+    value = f"{year}-{month}-{day}{sep}{hour}:{minute}:{second}{frac}{offset}"
+    assert _outcome(parse_time, value) == _outcome(lambda v: _time_by_the_rules(_RFC3339.match(v)), value)

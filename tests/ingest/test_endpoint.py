@@ -326,3 +326,12 @@ def test_a_large_batch_stores_new_events_once_in_arrival_order(client, tenant):
     rows = list(RawEvent.objects.order_by("id").values_list("id", "body"))
     assert len(rows) == 60 and rows[0][0] == stored.json()["id"]
     assert [json.loads(body)["eventTime"] for _, body in rows] == [at(i) for i in range(60)]
+
+
+def test_batches_leave_the_garbage_collector_as_they_found_it(client, tenant):
+    import gc
+
+    assert gc.isenabled()
+    for body in ([simple_event()], {"not": "a list"}, b"[{not json"):
+        post_event(client, tenant.key, body, path="/api/v1/lineage/batch")
+        assert gc.isenabled()
