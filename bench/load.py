@@ -3,6 +3,12 @@ prepared bodies as the OpenLineage client does (JSON, Bearer key). Framework-fre
 
 http.client instead of requests keeps the generator's own CPU small: on a 2-core machine it
 shares the cores with the server it measures, equally for our endpoint and the reference.
+
+Large bodies (batches) go on a new connection each: gunicorn's workers race to accept, so two
+long-lived connections land on the same worker process half the time, where their requests
+take turns on one GIL and the measurement becomes a coin flip between one core and two. A new
+connection per request is accepted by whichever worker is free. Small bodies keep one
+keep-alive connection per client, as the OpenLineage client does.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+RECONNECT_FROM_BYTES = 64 * 1024
+
+
 def _worker(args: tuple) -> tuple[int, dict[int, int], list[float], float, float]:
     host, port, path, headers, bodies, interval = args
     conn = http.client.HTTPConnection(host, port, timeout=30)
@@ -40,6 +49,8 @@ def _worker(args: tuple) -> tuple[int, dict[int, int], list[float], float, float
             if delay > 0:
                 time.sleep(delay)
         t = time.perf_counter()
+        if len(body) >= RECONNECT_FROM_BYTES:
+            conn.close()
         try:
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
