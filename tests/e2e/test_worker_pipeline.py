@@ -140,7 +140,9 @@ def test_pipeline_through_real_worker(private_broker, live_server, processes, tm
     client.emit(events[0])
     first = RawEvent.objects.in_org(org).get()
     assert first.status == RawStatus.PENDING
-    assert queue_length(private_broker) == 1, "the live server did not publish to the broker the worker consumes"
+    # The server's scheduler thread publishes just after the response (ingest.scheduling).
+    wait_until(lambda: queue_length(private_broker) == 1, timeout=5,
+               message="the live server to publish to the broker the worker consumes")
 
     # 2. A real worker picks it up.
     worker = processes.add(start_worker(broker_url=private_broker, database_url=subprocess_database_url(),
