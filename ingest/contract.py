@@ -33,6 +33,9 @@ _RFC3339 = re.compile(
 )
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
 class ContractError(ValueError):
     """The body is not an acceptable event. `errors` lists {pointer, message} items."""
 
@@ -175,6 +178,8 @@ class _Checker:
 
     def uuid(self, container: dict, key: str, path: Path) -> str:
         value = self.string(container, key, path)
+        if _CANONICAL_UUID.match(value):
+            return value  # what str(uuid.UUID(value)) would give back, a regex match instead of a parse
         if value:
             try:
                 return str(uuid.UUID(value))
@@ -226,6 +231,8 @@ def _containers_and_floats(value: dict | list, depth: int, max_depth: int) -> bo
     floats = False
     for v in value.values() if type(value) is dict else value:
         t = type(v)
+        if t is str:  # most values: settle them first
+            continue
         if t is dict or t is list:
             if depth + 1 >= max_depth:
                 return None
@@ -325,7 +332,9 @@ def _check_run_facets(c: _Checker, facets: dict) -> dict[str, Any]:
             c.add((*p, "type"), f"must be one of {', '.join(WORKLOAD_TYPES)}, got {wtype[:40]!r}")
         c.string(workload, "id", p, max_len=255)
         for key in _WORKLOAD_OPTIONAL:
-            c.string(workload, key, p, required=False, max_len=255)
+            value = workload.get(key)
+            if value is not None and (type(value) is not str or len(value) > 255):  # else nothing to say
+                c.string(workload, key, p, required=False, max_len=255)
         c.string(workload, "image", p, required=False, max_len=1024)
         if workload.get("resources") is not None:
             c.obj(workload["resources"], (*p, "resources"))
