@@ -9,7 +9,6 @@ import random
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from bench import catalog as synthetic
@@ -18,7 +17,9 @@ from catalog.models import Asset, Workload
 from orgs.services import create_org
 from tests.events import at
 
-pytestmark = pytest.mark.django_db
+# The SQL walk is PostgreSQL's: these run in the services run (`make test-services`) and are
+# deselected in the SQLite one. No worker is needed: the history is normalized in-process.
+pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
 BOUNDS = [
     {"direction": graph.BOTH, "depth": 1, "node_limit": 150, "per_node": 25},
@@ -38,13 +39,19 @@ def both_ways(org, focus, **bounds):
     return (sql.hops, sql.edges, sql.truncated), (python.hops, python.edges, python.truncated)
 
 
-@pytest.fixture
-def postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("the SQL walk is PostgreSQL's")
+@pytest.fixture(autouse=True)
+def _normalize_in_process():
+    """`services` tests talk to a real broker (tests/conftest.py); these only need PostgreSQL, so the
+    events the `history` fixture posts are normalized in this process, as in the SQLite run."""
+    from lineage_project.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
 
 
-def test_sql_and_python_walks_agree_on_the_hand_built_history(postgresql, history):
+def test_sql_and_python_walks_agree_on_the_hand_built_history(history):
     org = history.tenant.org
     nodes = [(graph.ASSET, pk) for pk in Asset.objects.in_org(org).values_list("id", flat=True)]
     nodes += [(graph.WORKLOAD, pk) for pk in Workload.objects.in_org(org).values_list("id", flat=True)]
@@ -56,7 +63,7 @@ def test_sql_and_python_walks_agree_on_the_hand_built_history(postgresql, histor
             assert sql == python, (focus, bounds)
 
 
-def test_sql_and_python_walks_agree_on_a_synthetic_catalog_with_hubs(postgresql):
+def test_sql_and_python_walks_agree_on_a_synthetic_catalog_with_hubs():
     org, _ = create_org(slug="walks", name="Walks")
     synthetic.build(org, synthetic.Shape(assets=600, workloads=150, hubs=2, hub_readers=60, owners=5))
     rng = random.Random(3)
@@ -72,7 +79,7 @@ def test_sql_and_python_walks_agree_on_a_synthetic_catalog_with_hubs(postgresql)
             assert sql == python, (focus, bounds)
 
 
-def test_the_sql_walk_never_leaves_the_organization(postgresql, history):
+def test_the_sql_walk_never_leaves_the_organization(history):
     other, _ = create_org(slug="other-walks", name="Other")
     synthetic.build(other, synthetic.Shape(assets=100, workloads=30, hubs=1, hub_readers=10, owners=2))
     hub = (graph.ASSET, Asset.objects.in_org(other).order_by("id").values_list("id", flat=True).first())
@@ -83,7 +90,7 @@ def test_the_sql_walk_never_leaves_the_organization(postgresql, history):
     assert set(found.hops) == {hub} and not found.edges
 
 
-def test_one_query_reads_the_same_nodes_and_counts_as_the_orm(postgresql, history, django_assert_num_queries):
+def test_one_query_reads_the_same_nodes_and_counts_as_the_orm(history, django_assert_num_queries):
     org = history.tenant.org
     refs = [(graph.ASSET, pk) for pk in Asset.objects.values_list("id", flat=True)]  # another org's too
     refs += [(graph.WORKLOAD, pk) for pk in Workload.objects.values_list("id", flat=True)]
