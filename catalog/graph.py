@@ -313,13 +313,19 @@ def load_nodes(org: Organization, refs: Iterable[NodeRef]) -> dict[NodeRef, Node
 
 
 # Node rows and, per node, its edges either way (assets: written = upstream, read = downstream;
-# workloads: read = upstream, written = downstream), for nodes given as signed ids (see _signed).
+# workloads: read = upstream, written = downstream). Each node is one primary-key probe: the LIMIT 1
+# keeps the planner from joining the id list to the whole table instead (it would hash all 50 000
+# workloads to find 2 000 of them: ~30 ms, against ~3 ms of probes).
 _NODES_SQL = """
-SELECT n.node, a.kind, a.name, a.uri, a.dataset_type, a.created_by, a.created_at,
-       a.attrs #>> '{facet:mlflowModel,registeredName}', a.attrs #>> '{facet:mlflowModel,registeredVersion}',
+SELECT n.node, a.kind, a.name, a.uri, a.dataset_type, a.created_by, a.created_at, a.reg_name, a.reg_version,
        c.up, c.down
-FROM unnest(%(nodes)s::bigint[]) AS n(node)
-JOIN catalog_asset a ON a.id = n.node AND a.org_id = %(org)s
+FROM unnest(%(assets)s::bigint[]) AS n(node)
+CROSS JOIN LATERAL (
+    SELECT a.kind, a.name, a.uri, a.dataset_type, a.created_by, a.created_at,
+           a.attrs #>> '{facet:mlflowModel,registeredName}' AS reg_name,
+           a.attrs #>> '{facet:mlflowModel,registeredVersion}' AS reg_version
+    FROM catalog_asset a WHERE a.id = n.node AND a.org_id = %(org)s LIMIT 1
+) a
 LEFT JOIN LATERAL (
     SELECT count(*) FILTER (WHERE e.direction = 'out') AS up, count(*) FILTER (WHERE e.direction = 'in') AS down
     FROM catalog_workloadasset e
@@ -327,14 +333,17 @@ LEFT JOIN LATERAL (
       AND (%(as_of)s::timestamptz IS NULL OR e.first_seen_at <= %(as_of)s::timestamptz)
 ) c ON true
 UNION ALL
-SELECT n.node, w.kind, coalesce(nullif(w.name, ''), w.external_id), w.external_id, w.status, w.owner_email,
+SELECT -n.node, w.kind, coalesce(nullif(w.name, ''), w.external_id), w.external_id, w.status, w.owner_email,
        w.created_at, NULL, NULL, c.up, c.down
-FROM unnest(%(nodes)s::bigint[]) AS n(node)
-JOIN catalog_workload w ON w.id = -n.node AND w.org_id = %(org)s
+FROM unnest(%(workloads)s::bigint[]) AS n(node)
+CROSS JOIN LATERAL (
+    SELECT w.kind, w.name, w.external_id, w.status, w.owner_email, w.created_at
+    FROM catalog_workload w WHERE w.id = n.node AND w.org_id = %(org)s LIMIT 1
+) w
 LEFT JOIN LATERAL (
     SELECT count(*) FILTER (WHERE e.direction = 'in') AS up, count(*) FILTER (WHERE e.direction = 'out') AS down
     FROM catalog_workloadasset e
-    WHERE %(counts)s AND e.workload_id = -n.node AND e.org_id = %(org)s
+    WHERE %(counts)s AND e.workload_id = n.node AND e.org_id = %(org)s
       AND (%(as_of)s::timestamptz IS NULL OR e.first_seen_at <= %(as_of)s::timestamptz)
 ) c ON true
 """
@@ -349,8 +358,9 @@ def nodes_and_counts(org: Organization, refs: Iterable[NodeRef], *, as_of: datet
     rows: dict[NodeRef, NodeRow] = {}
     found: dict[NodeRef, dict] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_NODES_SQL, {"nodes": [_signed(r) for r in refs], "org": org.pk, "counts": counts,
-                                    "as_of": as_of})
+        cursor.execute(_NODES_SQL, {"assets": [pk for kind, pk in refs if kind == ASSET],
+                                    "workloads": [pk for kind, pk in refs if kind == WORKLOAD],
+                                    "org": org.pk, "counts": counts, "as_of": as_of})
         for node, kind, name, uri, subtitle, by, at, reg_name, reg_version, up, down in cursor.fetchall():
             ref = _unsigned(node)
             label = label_for(kind, name, reg_name, reg_version) if ref[0] == ASSET else name
