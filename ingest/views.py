@@ -219,26 +219,33 @@ def lineage(request: HttpRequest) -> JsonResponse:
                         status=201 if outcome.status == "accepted" else 200)
 
 
+def _check_batch(body: bytes) -> tuple[int, list[tuple[int, EventInfo]], list[dict[str, Any]]]:
+    """Decode a batch and check each event: (events received, valid ones, failures by index)."""
+    events, plain = _decode(body)
+    if not isinstance(events, list):
+        raise Refused(400, "invalid_batch", "A batch must be a JSON array of events; send single events to /api/v1/lineage.")
+    if len(events) > settings.LINEAGE_MAX_BATCH_EVENTS:
+        raise Refused(413, "batch_too_large", f"A batch holds at most {settings.LINEAGE_MAX_BATCH_EVENTS} events "
+                      f"(got {len(events)}); split it.", limit_events=settings.LINEAGE_MAX_BATCH_EVENTS)
+    max_depth = settings.LINEAGE_MAX_JSON_DEPTH
+    failed: list[dict[str, Any]] = []
+    valid: list[tuple[int, EventInfo]] = []
+    for index, obj in enumerate(events):
+        try:
+            valid.append((index, parse_event(obj, max_depth=max_depth, plain=plain)))
+        except ContractError as exc:
+            failed.append({"index": index, "reason": str(exc), "retriable": False, "errors": exc.errors})
+    return len(events), valid, failed
+
+
 @_guard
 def lineage_batch(request: HttpRequest) -> JsonResponse:
     key = _authenticate(request)
     body = _read_body(request, settings.LINEAGE_MAX_BATCH_BYTES)
-    failed: list[dict[str, Any]] = []
-    valid: list[tuple[int, EventInfo]] = []
+    # The decoded events are born and freed (by reference counting) within the pause, so the
+    # collection that follows it has nothing of them left to scan.
     with _cyclic_gc_paused():
-        events, plain = _decode(body)
-        if not isinstance(events, list):
-            raise Refused(400, "invalid_batch",
-                          "A batch must be a JSON array of events; send single events to /api/v1/lineage.")
-        if len(events) > settings.LINEAGE_MAX_BATCH_EVENTS:
-            raise Refused(413, "batch_too_large", f"A batch holds at most {settings.LINEAGE_MAX_BATCH_EVENTS} events "
-                          f"(got {len(events)}); split it.", limit_events=settings.LINEAGE_MAX_BATCH_EVENTS)
-        max_depth = settings.LINEAGE_MAX_JSON_DEPTH
-        for index, obj in enumerate(events):
-            try:
-                valid.append((index, parse_event(obj, max_depth=max_depth, plain=plain)))
-            except ContractError as exc:
-                failed.append({"index": index, "reason": str(exc), "retriable": False, "errors": exc.errors})
+        received, valid, failed = _check_batch(body)
     outcomes = accept_events(key=key, infos=valid) if valid else []
     dropped = []
     for outcome in outcomes:
@@ -247,11 +254,11 @@ def lineage_batch(request: HttpRequest) -> JsonResponse:
         elif outcome.status == "dropped":
             dropped.append({"index": outcome.index, "reason": outcome.reason})
     failed.sort(key=lambda f: f["index"])
-    successful = len(events) - len(failed)
+    successful = received - len(failed)
     body = {
         "status": "success" if not failed else "partial_success",
         "summary": {
-            "received": len(events),
+            "received": received,
             "successful": successful,
             "failed": len(failed),
             "retriable": 0,
