@@ -29,6 +29,10 @@ BOUNDS = [
     {"direction": graph.DOWNSTREAM, "depth": 10, "node_limit": 2_001, "edges_per_hop": 100_000, "with_edges": False},
     {"direction": graph.DOWNSTREAM, "depth": 6, "node_limit": 25, "edges_per_hop": 4},
     {"direction": graph.BOTH, "depth": 3, "node_limit": 8},
+    # One side, nodes only (impact analysis): the SQL walk reads only the edges that can fill the limit.
+    {"direction": graph.DOWNSTREAM, "depth": 10, "node_limit": 40, "edges_per_hop": 100_000, "with_edges": False},
+    {"direction": graph.UPSTREAM, "depth": 10, "node_limit": 7, "with_edges": False},
+    {"direction": graph.DOWNSTREAM, "depth": 5, "node_limit": 30, "edges_per_hop": 20, "with_edges": False},
 ]
 
 
