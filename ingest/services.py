@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache, partial
+from functools import cache
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -159,10 +159,10 @@ def accept_one(*, key: IngestKeyFacts, info: EventInfo) -> Outcome | None:
 
 
 def _insert_if_key_active(key: IngestKeyFacts, info: EventInfo, now: datetime) -> int | None:
-    prep = _prep_for(connection.vendor)
     params = [
-        prep["received_at"](now), prep["event_time"](info.event_time), info.kind, prep["run_id"](info.run_id or None),
-        info.canonical, info.content_hash, RawStatus.PENDING.value, 0, "", prep["enqueued_at"](now), "", key.key_id,
+        _db_value("received_at", now), _db_value("event_time", info.event_time), info.kind,
+        _db_value("run_id", info.run_id or None), info.canonical, info.content_hash, RawStatus.PENDING.value, 0, "",
+        _db_value("enqueued_at", now), "", key.key_id,
     ]
     if info.claimed_org:
         params.append(info.claimed_org)
@@ -172,15 +172,9 @@ def _insert_if_key_active(key: IngestKeyFacts, info: EventInfo, now: datetime) -
     return row[0] if row else None
 
 
-@cache
-def _prep_for(vendor: str) -> dict:
-    """Per-column adapters to the database's representation (e.g. UUIDs as hex on SQLite)."""
-    fields = {name: RawEvent._meta.get_field(name) for name in ("received_at", "event_time", "run_id", "enqueued_at")}
-    return {name: partial(_prep, field) for name, field in fields.items()}
-
-
-def _prep(field, value):
-    return field.get_db_prep_save(value, connection)
+def _db_value(field_name: str, value):
+    """A RawEvent field's value as the database takes it (on SQLite, UUIDs as hex, for one)."""
+    return RawEvent._meta.get_field(field_name).get_db_prep_save(value, connection)
 
 
 @cache
@@ -298,7 +292,7 @@ def _insert_new(key: IngestKey, infos: list[EventInfo], now: datetime) -> dict[s
             copy.set_types(["int4", "timestamptz", "text", "text", "text", "text"])
             for n, info in enumerate(infos):
                 copy.write_row((n, info.event_time, info.kind, info.run_id or None, info.canonical, info.content_hash))
-        cursor.execute(_insert_staged_sql(), [key.org_id, key.cloud_id, key.pk, now, now])
+        cursor.execute(_insert_staged_sql(), [key.org_id, key.cloud_id, key.pk, now, now, RawStatus.PENDING.value])
         return {h: pk for pk, h in cursor.fetchall()}
 
 
@@ -312,11 +306,11 @@ def _insert_staged_sql() -> str:
 
     columns = ", ".join(col(n) for n in ("org", "cloud", "ingest_key", "received_at", "enqueued_at", "event_time", "kind",
                                          "run_id", "body", "content_hash", "status", "attempts", "error", "chain_hash"))
-    # Identifiers come from model metadata; every value is a parameter. Rows go in arrival order
-    # (ids order the chain).
+    # Identifiers come from model metadata; values are parameters (or empty). Rows go in arrival
+    # order (ids order the chain).
     return (
         f"INSERT INTO {q(raw.db_table)} ({columns}) "  # noqa: S608
-        f"SELECT %s, %s, %s, %s, %s, event_time, kind, CAST(run_id AS uuid), body, content_hash, '{RawStatus.PENDING.value}', 0, '', '' "
+        f"SELECT %s, %s, %s, %s, %s, event_time, kind, CAST(run_id AS uuid), body, content_hash, %s, 0, '', '' "
         f"FROM {_STAGE} ORDER BY n "
         f"ON CONFLICT ({col('org')}, {col('content_hash')}) DO NOTHING RETURNING {col('id')}, {col('content_hash')}"
     )
