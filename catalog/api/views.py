@@ -200,10 +200,16 @@ class ImpactView(OrgScoped, APIView):
         params = ImpactQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         p = params.validated_data
-        rows, truncated = graph.impact(self.org, p["node"], direction=p["direction"], depth=p["depth"],
-                                       as_of=p.get("as_of"), limit=p["limit"])
-        rows = graph.filter_impact(rows, kind=p.get("kind", ""), q=p.get("q", ""))
         paginator = self.pagination_class()
+        size = paginator.get_page_size(request)
+        try:
+            start = max(int(request.query_params.get(paginator.page_query_param, 1)) - 1, 0) * size
+        except ValueError:
+            start = 0
+        # The page asked for is read with the total, in one query (the paginator still validates it).
+        rows, truncated = graph.impact_rows(self.org, p["node"], direction=p["direction"], depth=p["depth"],
+                                            as_of=p.get("as_of"), limit=p["limit"], kind=p.get("kind", ""),
+                                            q=p.get("q", ""), start=start, stop=start + size)
         page = paginator.paginate_queryset(rows, request, view=self)
         response = paginator.get_paginated_response(ImpactRowSerializer(page, many=True).data)
         response.data["truncated"] = truncated

@@ -104,3 +104,23 @@ def test_one_query_reads_the_same_nodes_and_counts_as_the_orm(history, django_as
         assert rows == graph.load_nodes(org, refs)
         assert counts == {ref: c for ref, c in graph.degree_counts(org, refs, as_of=as_of).items() if ref in rows}
         assert {r.kind for r in rows.values()} >= {"dataset", "model", "job", "service"}
+
+
+def test_impact_rows_read_in_sql_are_the_python_rows(history):
+    """The impact page query (join, filter, sort, window in PostgreSQL) answers what the Python
+    path answers: the same rows in the same order, the same totals, page by page."""
+    org = history.tenant.org
+    for label, direction in (("FEAT", graph.DOWNSTREAM), ("HUB", graph.DOWNSTREAM), ("PRED", graph.UPSTREAM),
+                             ("MODEL", graph.DOWNSTREAM), ("serve", graph.UPSTREAM)):
+        kind, _, pk = history.node(label).partition(":")
+        found = graph.walk(org, (kind, int(pk)), direction=direction, depth=10, node_limit=graph.IMPACT_DEFAULT_LIMIT + 1,
+                           edges_per_hop=graph.IMPACT_EDGES_PER_HOP, with_edges=False)
+        for filters in ({}, {"kind": "job"}, {"kind": "dataset"}, {"q": "fan-1"}, {"q": "S3://REPORTS"}, {"q": "churn v3"}):
+            expected = graph._impact_listed(org, found, kind=filters.get("kind", ""), q=filters.get("q", "").lower())
+            rows, _ = graph.impact_rows(org, (kind, int(pk)), direction=direction, depth=10, **filters,
+                                        start=0, stop=4)
+            assert rows.count() == len(expected), (label, filters)
+            assert list(rows) == expected, (label, filters)
+            for start in range(0, len(expected) + 4, 4):
+                assert rows[start:start + 4] == expected[start:start + 4], (label, filters, start)
+    assert any(r.name == "churn v3" for r in graph.impact(org, (kind, int(pk)), direction=graph.UPSTREAM, depth=2)[0])
