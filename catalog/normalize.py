@@ -1,6 +1,6 @@
 """Normalize OpenLineage events into the catalog, a batch at a time.
 
-The ingest pipeline calls `apply_events` inside a transaction with events that passed the
+The ingest pipeline calls `prepare_batch` and `write_batch` (or `apply_events`, both) inside a transaction with events that passed the
 contract (ingest.contract). A batch first merges its own events' stamped contributions row by row
 (catalog.merge), then, holding its organization's catalog lock, reads the stored rows, merges
 into them and writes back only what changed, a few set-based statements per table (see Writing).
@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -160,23 +161,16 @@ def _fields_hash(fields: list) -> str:
         seen = orjson.dumps(fields)  # a cheap key for the same fields seen in earlier batches
     except TypeError:  # integers beyond 64 bits
         return _canonical_fields_hash(fields)
-    return _memo_fields_hash(seen, fields)
+    return _memo_fields_hash(seen)
 
 
 def _canonical_fields_hash(fields: list) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-_FIELDS_HASHES: OrderedDict[bytes, str] = OrderedDict()
-
-
-def _memo_fields_hash(seen: bytes, fields: list) -> str:
-    fhash = _FIELDS_HASHES.get(seen)
-    if fhash is None:
-        fhash = _FIELDS_HASHES[seen] = _canonical_fields_hash(fields)
-        if len(_FIELDS_HASHES) > 20_000:
-            _FIELDS_HASHES.popitem(last=False)
-    return fhash
+@lru_cache(maxsize=20_000)
+def _memo_fields_hash(seen: bytes) -> str:
+    return _canonical_fields_hash(orjson.loads(seen))  # orjson reads back what it wrote, value for value
 
 
 class _Batch:
@@ -403,10 +397,24 @@ def _decide_workloads(batch: _Batch, stored_runs: dict[uuid.UUID, _Stored]) -> N
 
 def apply_events(org: Organization, items: Iterable[EventInput]) -> None:
     """Normalize a batch of one organization's events. Call inside a transaction."""
-    lock_catalog(org.pk)
+    write_batch(prepare_batch(org, items))
+
+
+def prepare_batch(org: Organization, items: Iterable[EventInput]) -> _Batch:
+    """Collect and merge what the events contribute: Python only, no database, no lock held, so
+    a worker's other thread can prepare its next batch while this one's writes wait on the
+    database."""
     batch = _Batch(org)
     for item in items:
         batch.add(item)
+    return batch
+
+
+def write_batch(batch: _Batch) -> None:
+    """Merge a prepared batch into the stored catalog, holding its organization's catalog lock
+    from before the first read to the end of the transaction."""
+    org = batch.org
+    lock_catalog(org.pk)
     runs_in = {uuid.UUID(k): c for k, c in batch.runs.items()}
     stored_runs = _read(Run, org, ("run_id",), runs_in, extra=("workload",))
     _decide_workloads(batch, stored_runs)
