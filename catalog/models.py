@@ -55,10 +55,13 @@ class Workload(MergedFacts, models.Model):
         constraints = [models.UniqueConstraint(fields=["org", "external_id"], name="workload_unique_org_extid")]
         indexes = [
             # The list's orders, ending with the id as the list's ordering does: a deep page skips
-            # rows by reading the index alone (catalog.pagination).
-            models.Index(fields=["org", "-created_at", "-id"], name="workload_org_created_id"),
-            models.Index(fields=["org", "kind", "-created_at", "-id"], name="workload_org_kind_id"),
-            models.Index(fields=["org", "name", "id"], name="workload_org_name_id"),
+            # rows by reading the index alone (catalog.pagination), also when filtered by cloud or
+            # project (INCLUDEd, so the filter is checked in the index, not in the table).
+            models.Index(fields=["org", "-created_at", "-id"], include=["cloud", "project"],
+                         name="workload_org_created_cov"),
+            models.Index(fields=["org", "kind", "-created_at", "-id"], include=["cloud", "project"],
+                         name="workload_org_kind_cov"),
+            models.Index(fields=["org", "name", "id"], include=["cloud", "project"], name="workload_org_name_cov"),
             # "Created by me" newest first (the default view), and the status dropdown's values.
             models.Index(F("org"), Upper("owner_email"), F("created_at").desc(), include=["owner_email"],
                          name="workload_org_owner_cov"),
@@ -169,14 +172,17 @@ class Asset(MergedFacts, models.Model):
         constraints = [models.UniqueConstraint(fields=["org", "namespace", "name"], name="asset_unique_org_ns_name")]
         indexes = [
             # Newest first and by name, ending with the id as the lists' orderings do: a deep page
-            # skips rows by reading the index alone (catalog.pagination).
-            models.Index(fields=["org", "kind", "-created_at", "-id"], name="asset_org_kind_created_id"),
+            # skips rows by reading the index alone (catalog.pagination), also when filtered by cloud
+            # or project (INCLUDEd, so the filter is checked in the index, not in the table).
+            models.Index(fields=["org", "kind", "-created_at", "-id"], include=["cloud", "project"],
+                         name="asset_org_kind_created_cov"),
             # The list pages: sort by name; "created by me" (iexact compiles to UPPER(col) = UPPER(%s))
             # newest first, the default view; type filter and the type dropdown's distinct values.
             # INCLUDE the column itself: PostgreSQL only counts from an expression index without
             # visiting the table (index-only scan) when the expression's column is in the index
             # (measured: 90 ms -> 3 ms counting 14k of 186k rows).
-            models.Index(fields=["org", "kind", "name", "id"], name="asset_org_kind_name_id"),
+            models.Index(fields=["org", "kind", "name", "id"], include=["cloud", "project"],
+                         name="asset_org_kind_name_cov"),
             models.Index(F("org"), F("kind"), Upper("created_by"), F("created_at").desc(), include=["created_by"],
                          name="asset_org_kind_creator_cov"),
             models.Index(F("org"), F("kind"), Upper("dataset_type"), F("created_at").desc(), include=["dataset_type"],

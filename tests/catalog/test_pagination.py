@@ -3,6 +3,8 @@ exactly the rows plain OFFSET pagination shows: same rows, same order, same "x -
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.core.paginator import Paginator
 
@@ -18,6 +20,14 @@ class Shallow(DeepPaginator):
     deep = 20  # the deep path from the fourth page of 7 on
 
 
+class ShallowLong(Shallow):
+    few = 0  # every list long: deep pages walk the ordering index
+
+
+class ShallowFew(Shallow):
+    few = 10_000  # every list few: deep pages sort the matching rows whole
+
+
 @pytest.fixture
 def org():
     org, _ = create_org(slug="pages", name="Pages")
@@ -30,14 +40,15 @@ def test_every_page_shows_what_offset_pagination_shows(org):
     cloud = datasets.values_list("cloud_id", flat=True).first()
     lists = [datasets, datasets.order_by("name", "id"), datasets.order_by("-name", "-id"),
              datasets.order_by("created_at", "id"), datasets.filter(cloud_id=cloud), views._models(org),
-             workloads, workloads.order_by("-name", "-id")]
+             workloads, workloads.order_by("-name", "-id"), datasets.filter(uri__icontains="0"),
+             datasets.filter(uri__icontains="1").order_by("-name", "-id")]
     assert Paginator(datasets, 7).num_pages > 20
-    for qs in lists:
-        plain, deep = Paginator(qs, 7, orphans=2), Shallow(qs, 7, orphans=2)
+    for qs, paginator in itertools.product(lists, (ShallowLong, ShallowFew)):
+        plain, deep = Paginator(qs, 7, orphans=2), paginator(qs, 7, orphans=2)
         assert deep.num_pages == plain.num_pages
         for number in plain.page_range:
             want, got = plain.page(number), deep.page(number)
-            assert [r.pk for r in got] == [r.pk for r in want], (qs.query.order_by, number)
+            assert [r.pk for r in got] == [r.pk for r in want], (qs.query.order_by, number, paginator)
             assert (got.start_index(), got.end_index()) == (want.start_index(), want.end_index())
 
 
