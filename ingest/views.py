@@ -3,6 +3,10 @@
 A plain Django view rather than DRF: it is the hot path, and every refusal needs its own precise
 status and message. Order of checks: key (401), beta (403), content type and encoding (415),
 size (413), JSON (400), contract (400), tenancy claims (403), capture rule (200 dropped).
+
+For a key the process has authenticated before, a single event costs one INSERT that checks the
+key and the beta itself (ingest.services.accept_one); any other outcome is answered by the precise
+path, in the order above.
 """
 
 from __future__ import annotations
