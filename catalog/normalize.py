@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -156,21 +155,26 @@ def _dataset_updates(ds: dict) -> dict[str, Any]:
 
 
 def _fields_hash(fields: list) -> str:
-    """The identity of a schema version: SHA-256 of its fields as sorted, compact JSON."""
+    """The identity of a schema version: SHA-256 of its fields as sorted, compact JSON. Recurring
+    schemas are remembered by a digest of their orjson form, which is cheaper to make than the
+    sorted JSON (a digest, not the bytes: orjson's output buffers cost ~4 KB each to keep)."""
     try:
-        seen = orjson.dumps(fields)  # a cheap key for the same fields seen in earlier batches
+        seen = hashlib.blake2b(orjson.dumps(fields), digest_size=16).digest()
     except TypeError:  # integers beyond 64 bits
         return _canonical_fields_hash(fields)
-    return _memo_fields_hash(seen)
+    fhash = _FIELDS_HASHES.get(seen)
+    if fhash is None:
+        if len(_FIELDS_HASHES) >= 50_000:
+            _FIELDS_HASHES.clear()
+        fhash = _FIELDS_HASHES[seen] = _canonical_fields_hash(fields)
+    return fhash
+
+
+_FIELDS_HASHES: dict[bytes, str] = {}
 
 
 def _canonical_fields_hash(fields: list) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-@lru_cache(maxsize=20_000)
-def _memo_fields_hash(seen: bytes) -> str:
-    return _canonical_fields_hash(orjson.loads(seen))  # orjson reads back what it wrote, value for value
 
 
 class _Batch:
@@ -401,9 +405,8 @@ def apply_events(org: Organization, items: Iterable[EventInput]) -> None:
 
 
 def prepare_batch(org: Organization, items: Iterable[EventInput]) -> _Batch:
-    """Collect and merge what the events contribute: Python only, no database, no lock held, so
-    a worker's other thread can prepare its next batch while this one's writes wait on the
-    database."""
+    """Collect and merge what the events contribute: Python only, no database and no lock held,
+    so another worker's batch of the same organization can write meanwhile."""
     batch = _Batch(org)
     for item in items:
         batch.add(item)

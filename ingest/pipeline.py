@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -59,59 +58,18 @@ def _claim(ids: list[int], room: int, *, fill: bool) -> list:
 
 def drain(raw_ids: Iterable[int] = (), *, max_seconds: float = 30.0) -> tuple[int, bool]:
     """Normalize these events and then whatever else is pending, a batch at a time, for at most
-    `max_seconds`. Returns (events normalized, whether pending events may remain).
-
-    On PostgreSQL, LINEAGE_NORMALIZE_THREADS threads (each with its own connection) drain side by
-    side: while one batch's writes wait on the database, another thread claims, decodes and
-    prepares the next batch (the Python half of the work). Claims skip each other's rows, and
-    batches of one organization write one at a time (catalog.normalize.lock_catalog)."""
+    `max_seconds`. Returns (events normalized, whether pending events may remain)."""
     deadline = time.monotonic() + max_seconds
-    size = settings.LINEAGE_NORMALIZE_BATCH
     ids = sorted(set(raw_ids))
-    given = iter([ids[i:i + size] for i in range(0, len(ids), size)])
-    lock = threading.Lock()
-    totals = {"done": 0, "more": False}
-
-    def run() -> None:
-        while True:
-            with lock:
-                chunk = next(given, [])
-            claimed = _normalize_chunk(chunk, fill=True)
-            with lock:
-                totals["done"] += claimed
-            if not claimed and not chunk:
-                return
-            if time.monotonic() > deadline:
-                totals["more"] = True
-                return
-
-    threads = settings.LINEAGE_NORMALIZE_THREADS if connection.vendor == "postgresql" else 1
-    if threads <= 1:
-        run()
-    else:
-        _in_threads(run, threads)
-    return totals["done"], totals["more"]
-
-
-def _in_threads(target, n: int) -> None:
-    """Run `target` in n threads, each with its own database connection; re-raise the first error."""
-    errors: list[BaseException] = []
-
-    def body() -> None:
-        try:
-            target()
-        except BaseException as exc:  # handed to the caller below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=body, name=f"normalize-{i}") for i in range(n)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if errors:
-        raise errors[0]
+    done = 0
+    while True:
+        claimed = _normalize_chunk(ids[: settings.LINEAGE_NORMALIZE_BATCH], fill=True)
+        ids = ids[settings.LINEAGE_NORMALIZE_BATCH:]
+        done += claimed
+        if not claimed and not ids:
+            return done, False
+        if time.monotonic() > deadline:
+            return done, True
 
 
 def _relax_durability() -> None:

@@ -224,8 +224,6 @@ LINEAGE_SWEEP_AFTER_SECONDS = env_int("LINEAGE_SWEEP_AFTER_SECONDS", 60, minimum
 # A raw event whose normalization failed this many times is parked for an operator.
 LINEAGE_MAX_ATTEMPTS = env_int("LINEAGE_MAX_ATTEMPTS", 3, minimum=1)
 LINEAGE_NORMALIZE_BATCH = env_int("LINEAGE_NORMALIZE_BATCH", 500, minimum=1)
-# Threads of one worker process that drain side by side (PostgreSQL; SQLite drains in one).
-LINEAGE_NORMALIZE_THREADS = env_int("LINEAGE_NORMALIZE_THREADS", 1, minimum=1)
 
 # Django itself must not refuse large lineage bodies before the ingest view can answer 413 with a
 # clear message; the ingest view reads the stream with its own limits.

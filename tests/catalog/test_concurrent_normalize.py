@@ -60,18 +60,3 @@ def test_concurrent_workers_build_the_catalog_one_worker_would(tenant):
     assert len(together["assets"]) > 50 and len(together["run_edges"]) > 300
     assert together == alone
 
-
-@pytest.mark.services
-@pytest.mark.django_db(transaction=True)
-@override_settings(LINEAGE_NORMALIZE_BATCH=20, LINEAGE_NORMALIZE_THREADS=3)
-def test_a_drain_in_threads_normalizes_everything_once(tenant):
-    from ingest.pipeline import drain
-
-    start = timezone.now() - timedelta(days=2)
-    ids = store_pending(tenant, list(events(300, seed=9, pipelines=4, hubs=2, start=start, project_prefix="prj_acme")))
-    done, more = drain(ids[:30], max_seconds=120)
-    assert (done, more) == (len(ids), False)
-    assert set(RawEvent.objects.filter(org=tenant.org).values_list("status", flat=True)) == {RawStatus.PROCESSED}
-    together = snapshot(tenant.org)
-    call_command("rebuild_catalog", tenant.org.slug)
-    assert snapshot(tenant.org) == together
