@@ -22,11 +22,8 @@ other querysets, lists, and the first pages paginate as Django's Paginator does.
 
 from __future__ import annotations
 
-from functools import cached_property
-
-from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
-from django.db import connections
+from django.db import connection
 from django.db.models import F, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -46,39 +43,19 @@ def window(qs: QuerySet, start: int, stop: int) -> list:
 
 def sorted_window(qs: QuerySet, start: int, stop: int) -> list:
     """`list(qs[start:stop])`, the matching rows' ordering columns read whole (however the filters
-    are best served, never by walking an index in order: the subquery's OFFSET 0 keeps the planner
+    are best served, never by walking the ordering index: the subquery's OFFSET 0 keeps the planner
     from pushing the ORDER BY into it) and sorted, then the window's rows joined by primary key."""
     ordering = list(qs.query.order_by or qs.model._meta.ordering)
     if not qs.query.standard_ordering:  # .reverse()
         ordering = [o[1:] if o.startswith("-") else f"-{o}" for o in ordering]
     keys = qs.order_by().values(c0=F("pk"), **{f"c{i}": F(o.lstrip("-")) for i, o in enumerate(ordering, start=1)})
     sql, params = keys.query.sql_with_params()
-    connection = connections[qs.db]
     fence = "OFFSET 0" if connection.vendor == "postgresql" else "LIMIT -1 OFFSET 0"  # SQLite: no OFFSET alone
     order = ", ".join(f"c{i} {'DESC' if o.startswith('-') else 'ASC'}" for i, o in enumerate(ordering, start=1))
     # Only generated aliases and integers are spliced in; values stay parameters.
-    window_sql = (f"SELECT c0 FROM ({sql} {fence}) AS matching ORDER BY {order}"  # noqa: S608
-                  f" LIMIT {int(stop - start)} OFFSET {int(start)}")
-    if connection.vendor != "postgresql":
-        return list(qs.filter(pk__in=RawSQL(window_sql, params)))  # noqa: S611 (see above)
-    ids = [row[0] for row in without_plain_index_scans(qs.db, window_sql, params)]
+    ids = RawSQL(f"SELECT c0 FROM ({sql} {fence}) AS matching ORDER BY {order}"  # noqa: S608, S611
+                 f" LIMIT {int(stop - start)} OFFSET {int(start)}", params)
     return list(qs.filter(pk__in=ids))
-
-
-def without_plain_index_scans(alias: str, sql: str, params) -> list[tuple]:
-    """The rows of one statement that reads every match in no particular order (a count, or the
-    sort keys of a few rows), planned by PostgreSQL without plain index scans (bitmap and
-    index-only scans stay). Its estimate of how many rows a `%…%` name search matches swings with
-    ANALYZE's sample (1 900 to 9 500 for the same 5 000), and at the high end it would rather walk
-    the org's whole range of an index, checking the pattern on every row (~250 ms), than use the
-    trigram index (~30 ms); for reading every match a bitmap scan is never worse.
-
-    One round trip: the three statements run as one implicit transaction (the SET LOCAL ends with
-    it) or inside the caller's, where the RESET ends it."""
-    with connections[alias].cursor() as cursor:
-        cursor.execute(f"SET LOCAL enable_indexscan = off; {sql}; RESET enable_indexscan", params)
-        cursor.nextset()
-        return cursor.fetchall()
 
 
 class DeepPaginator(Paginator):
@@ -86,17 +63,6 @@ class DeepPaginator(Paginator):
 
     deep = 500  # rows skipped before the deep path pays for its subquery
     few = 20_000  # lists up to this long are sorted whole for a deep page (sorted_window)
-
-    @cached_property
-    def count(self) -> int:
-        qs = self.object_list
-        if not isinstance(qs, QuerySet) or connections[qs.db].vendor != "postgresql":
-            return super().count
-        try:
-            sql, params = qs.order_by().values("pk").query.sql_with_params()
-        except EmptyResultSet:  # .none(), or a filter nothing can match
-            return 0
-        return without_plain_index_scans(qs.db, f"SELECT count(*) FROM ({sql}) AS matching", params)[0][0]  # noqa: S608
 
     def page(self, number) -> Page:
         number = self.validate_number(number)
