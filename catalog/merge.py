@@ -26,15 +26,7 @@ def merge_into(
     first_wins: frozenset[str] = frozenset(),
 ) -> bool:
     """Merge `updates` (written at `stamp`) into attrs/stamps in place. Returns whether anything changed."""
-    changed = False
-    for key, value in updates.items():
-        old = stamps.get(key)
-        if old is not None and (stamp >= old if key in first_wins else stamp <= old):
-            continue
-        attrs[key] = value
-        stamps[key] = stamp
-        changed = True
-    return changed
+    return merge_stamped(attrs, stamps, updates, dict.fromkeys(updates, stamp), first_wins)
 
 
 def merge_stamped(
@@ -44,9 +36,9 @@ def merge_stamped(
     update_stamps: dict[str, str],
     first_wins: set[str] | frozenset[str] = frozenset(),
 ) -> bool:
-    """Merge pre-merged `updates`, each key written at its own stamp, into attrs/stamps in place.
-    The same rule as merge_into key by key, so merging a batch's contributions first and the result
-    into the stored row gives the row that merging them one by one would."""
+    """Merge `updates`, each key written at its own stamp, into attrs/stamps in place; returns
+    whether anything changed. The one rule, key by key, so merging a batch's contributions first
+    and the result into the stored row gives the row that merging them one by one would."""
     changed = False
     for key, stamp in update_stamps.items():
         old = stamps.get(key)
