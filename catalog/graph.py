@@ -28,6 +28,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.fields.json import KT
@@ -36,7 +37,7 @@ from django.http import Http404
 from django.urls import reverse
 
 from catalog.models import Asset, AssetKind, Direction, Workload, WorkloadAsset
-from orgs.models import Organization
+from orgs.models import Organization, org_for_request
 
 ASSET, WORKLOAD = "asset", "workload"
 UPSTREAM, DOWNSTREAM, BOTH = "upstream", "downstream", "both"
@@ -210,10 +211,7 @@ def _walk_sql(org: Organization, focus: NodeRef, *, direction: str, depth: int, 
             "SELECT * FROM catalog_lineage_walk(%s::bigint, %s::bigint, %s::text[], %s::integer, %s::integer,"
             " %s::integer, %s::integer, %s::timestamptz, %s::integer, %s::boolean)",
             [org.pk, _signed(focus), sides, depth, node_limit, per_node, offset, as_of, edges_per_hop, with_edges])
-        nodes, hops, sources, targets, seen, truncated = cursor.fetchone()
-    return Walk(focus=focus, hops={_unsigned(n): h for n, h in zip(nodes, hops, strict=True)},
-                edges={(_unsigned(s), _unsigned(t)): at for s, t, at in zip(sources, targets, seen, strict=True)},
-                truncated=truncated)
+        return _walk_of(focus, *cursor.fetchone())
 
 
 def _walk_python(org: Organization, focus: NodeRef, *, direction: str, depth: int, node_limit: int,
@@ -312,62 +310,12 @@ def load_nodes(org: Organization, refs: Iterable[NodeRef]) -> dict[NodeRef, Node
     return rows
 
 
-# Node rows and, per node, its edges either way (assets: written = upstream, read = downstream;
-# workloads: read = upstream, written = downstream). Each node is one primary-key probe: the LIMIT 1
-# keeps the planner from joining the id list to the whole table instead (it would hash all 50 000
-# workloads to find 2 000 of them: ~30 ms, against ~3 ms of probes).
-_NODES_SQL = """
-SELECT n.node, a.kind, a.name, a.uri, a.dataset_type, a.created_by, a.created_at, a.reg_name, a.reg_version,
-       c.up, c.down
-FROM unnest(%(assets)s::bigint[]) AS n(node)
-CROSS JOIN LATERAL (
-    SELECT a.kind, a.name, a.uri, a.dataset_type, a.created_by, a.created_at,
-           a.attrs #>> '{facet:mlflowModel,registeredName}' AS reg_name,
-           a.attrs #>> '{facet:mlflowModel,registeredVersion}' AS reg_version
-    FROM catalog_asset a WHERE a.id = n.node AND a.org_id = %(org)s LIMIT 1
-) a
-LEFT JOIN LATERAL (
-    SELECT count(*) FILTER (WHERE e.direction = 'out') AS up, count(*) FILTER (WHERE e.direction = 'in') AS down
-    FROM catalog_workloadasset e
-    WHERE %(counts)s AND e.asset_id = n.node AND e.org_id = %(org)s
-      AND (%(as_of)s::timestamptz IS NULL OR e.first_seen_at <= %(as_of)s::timestamptz)
-) c ON true
-UNION ALL
-SELECT -n.node, w.kind, coalesce(nullif(w.name, ''), w.external_id), w.external_id, w.status, w.owner_email,
-       w.created_at, NULL, NULL, c.up, c.down
-FROM unnest(%(workloads)s::bigint[]) AS n(node)
-CROSS JOIN LATERAL (
-    SELECT w.kind, w.name, w.external_id, w.status, w.owner_email, w.created_at
-    FROM catalog_workload w WHERE w.id = n.node AND w.org_id = %(org)s LIMIT 1
-) w
-LEFT JOIN LATERAL (
-    SELECT count(*) FILTER (WHERE e.direction = 'in') AS up, count(*) FILTER (WHERE e.direction = 'out') AS down
-    FROM catalog_workloadasset e
-    WHERE %(counts)s AND e.workload_id = n.node AND e.org_id = %(org)s
-      AND (%(as_of)s::timestamptz IS NULL OR e.first_seen_at <= %(as_of)s::timestamptz)
-) c ON true
-"""
-
-
 def nodes_and_counts(org: Organization, refs: Iterable[NodeRef], *, as_of: datetime | None = None,
                      counts: bool = True) -> tuple[dict[NodeRef, NodeRow], dict[NodeRef, dict]]:
-    """load_nodes() and (with `counts`) degree_counts() of the same nodes: one query on PostgreSQL."""
+    """load_nodes() and (with `counts`) degree_counts() of the same nodes (on PostgreSQL the graph
+    reads both in its one call, catalog_lineage_graph)."""
     refs = list(refs)
-    if connection.vendor != "postgresql":
-        return load_nodes(org, refs), (degree_counts(org, refs, as_of=as_of) if counts else {})
-    rows: dict[NodeRef, NodeRow] = {}
-    found: dict[NodeRef, dict] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(_NODES_SQL, {"assets": [pk for kind, pk in refs if kind == ASSET],
-                                    "workloads": [pk for kind, pk in refs if kind == WORKLOAD],
-                                    "org": org.pk, "counts": counts, "as_of": as_of})
-        for node, kind, name, uri, subtitle, by, at, reg_name, reg_version, up, down in cursor.fetchall():
-            ref = _unsigned(node)
-            label = label_for(kind, name, reg_name, reg_version) if ref[0] == ASSET else name
-            rows[ref] = NodeRow(ref, kind, name, label, uri, subtitle, by, at)
-            if counts:
-                found[ref] = {UPSTREAM: up, DOWNSTREAM: down}
-    return rows, found
+    return load_nodes(org, refs), (degree_counts(org, refs, as_of=as_of) if counts else {})
 
 
 def with_model_names(qs: QuerySet) -> QuerySet:
@@ -414,17 +362,48 @@ def get_focus(org: Organization, ref: NodeRef) -> NodeRow:
     return row
 
 
-def graph(org: Organization, focus: NodeRef, *, direction: str = BOTH, depth: int = 1, as_of: datetime | None = None,
-          limit: int = GRAPH_DEFAULT_LIMIT, per_node: int = PER_NODE_DEFAULT, offset: int = 0) -> dict:
+@dataclass(frozen=True)
+class RequestOrg:
+    """The organization a request names by its slug, not looked up yet: on PostgreSQL the graph
+    finds it inside its own statement (a subquery of `Organization.objects.for_user`, the same rule
+    as `org_for_request`) instead of in a round trip of its own. Elsewhere, and to tell why nothing
+    was found, `get()` is `org_for_request`."""
+
+    user: object
+    slug: str
+
+    def get(self) -> Organization:
+        return org_for_request(self.user, self.slug)
+
+    def pk_sql(self) -> tuple[str, tuple]:
+        """`(SELECT id ...)`: the organization's id, NULL if the user may not see it."""
+        qs = Organization.objects.for_user(self.user).filter(slug=self.slug).values("pk")[:1]
+        try:
+            sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+        except EmptyResultSet:  # for_user() of an anonymous user
+            return "NULL", ()
+        return f"({sql})", params
+
+
+def graph(org: Organization | RequestOrg, focus: NodeRef, *, direction: str = BOTH, depth: int = 1,
+          as_of: datetime | None = None, limit: int = GRAPH_DEFAULT_LIMIT, per_node: int = PER_NODE_DEFAULT,
+          offset: int = 0) -> dict:
     """The graph around a node: nodes (with their neighbour counts either way), edges, and whether
-    any bound cut it short."""
-    # Walked before the focus is checked: from another org's node the walk finds nothing (every
-    # query is scoped), and the check then answers 404 without a query of its own.
-    found = walk(org, focus, direction=direction, depth=depth, node_limit=limit, as_of=as_of,
-                 per_node=per_node, offset=offset)
-    rows, counts = nodes_and_counts(org, found.hops, as_of=as_of)
-    if focus not in rows:
-        raise Http404("No such node")
+    any bound cut it short. 404 unless the focus is the organization's (and, given a RequestOrg,
+    the organization the user's)."""
+    if connection.vendor == "postgresql":
+        found, rows, counts = _graph_sql(org, focus, direction=direction, depth=depth, as_of=as_of, limit=limit,
+                                         per_node=per_node, offset=offset)
+    else:
+        if isinstance(org, RequestOrg):
+            org = org.get()
+        # Walked before the focus is checked: from another org's node the walk finds nothing (every
+        # query is scoped), and the check then answers 404 without a query of its own.
+        found = walk(org, focus, direction=direction, depth=depth, node_limit=limit, as_of=as_of,
+                     per_node=per_node, offset=offset)
+        rows, counts = nodes_and_counts(org, found.hops, as_of=as_of)
+        if focus not in rows:
+            raise Http404("No such node")
     nodes = []
     for ref, hop in found.hops.items():
         if ref in rows:
@@ -437,6 +416,44 @@ def graph(org: Organization, focus: NodeRef, *, direction: str = BOTH, depth: in
     return {"focus": node_key(focus), "direction": direction, "depth": depth, "as_of": as_of, "limit": limit,
             "per_node": per_node, "offset": offset, "nodes": nodes, "edges": edges, "counts": totals,
             "truncated": found.truncated}
+
+
+def _graph_sql(org: Organization | RequestOrg, focus: NodeRef, *, direction: str, depth: int,
+               as_of: datetime | None, limit: int, per_node: int,
+               offset: int) -> tuple[Walk, dict[NodeRef, NodeRow], dict[NodeRef, dict]]:
+    """The walk, its nodes' rows and their neighbour counts: one call of `catalog_lineage_graph`
+    (migration 0011), the organization looked up in the same statement."""
+    org_sql, org_params = org.pk_sql() if isinstance(org, RequestOrg) else ("%s", (org.pk,))
+    sides = [UPSTREAM, DOWNSTREAM] if direction == BOTH else [direction]
+    with connection.cursor() as cursor:
+        # org_sql is compiled by the ORM; every value in it is a parameter.
+        cursor.execute(
+            f"SELECT * FROM catalog_lineage_graph({org_sql}, %s::bigint, %s::text[], %s::integer, %s::integer,"  # noqa: S608
+            " %s::integer, %s::integer, %s::timestamptz)",
+            [*org_params, _signed(focus), sides, depth, limit, per_node, offset, as_of])
+        got = cursor.fetchall()
+    rows: dict[NodeRef, NodeRow] = {}
+    counts: dict[NodeRef, dict] = {}
+    found = None
+    for node, kind, name, uri, subtitle, by, at, reg_name, reg_version, up, down, *walked in got:
+        ref = _unsigned(node)
+        label = label_for(kind, name, reg_name, reg_version) if ref[0] == ASSET else name
+        rows[ref] = NodeRow(ref, kind, name, label, uri, subtitle, by, at)
+        counts[ref] = {UPSTREAM: up, DOWNSTREAM: down}
+        if ref == focus:
+            found = _walk_of(focus, *walked)
+    if found is None:
+        if isinstance(org, RequestOrg):
+            org.get()  # 404 "No such organization" if that is why (one query, on this path only)
+        raise Http404("No such node")
+    return found, rows, counts
+
+
+def _walk_of(focus: NodeRef, nodes, hops, sources, targets, seen, truncated) -> Walk:
+    """A Walk from catalog_lineage_walk's answer (signed node ids)."""
+    return Walk(focus=focus, hops={_unsigned(n): h for n, h in zip(nodes, hops, strict=True)},
+                edges={(_unsigned(s), _unsigned(t)): at for s, t, at in zip(sources, targets, seen, strict=True)},
+                truncated=truncated)
 
 
 # --- Impact analysis ---------------------------------------------------------------------------------

@@ -179,8 +179,10 @@ class GraphView(OrgScoped, APIView):
         params = GraphQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         p = params.validated_data
-        data = graph.graph(self.org, p["node"], direction=p["direction"], depth=p["depth"], as_of=p.get("as_of"),
-                           limit=p["limit"], per_node=p["per_node"], offset=p["offset"])
+        # The org is looked up inside the graph's own statement (RequestOrg: the same rule as self.org).
+        data = graph.graph(graph.RequestOrg(request.user, org_slug), p["node"], direction=p["direction"],
+                           depth=p["depth"], as_of=p.get("as_of"), limit=p["limit"], per_node=p["per_node"],
+                           offset=p["offset"])
         return Response(GraphSerializer(data).data)
 
 

@@ -281,3 +281,21 @@ def test_a_graph_that_fits_its_limit_exactly_is_not_truncated(history, member_cl
     assert len(body["nodes"]) == 5 and body["truncated"] is False
     body = get_graph(member_client, history, "FEAT", limit=4)
     assert len(body["nodes"]) == 4 and body["truncated"] is True
+
+
+def test_the_graph_answer_is_what_drf_fields_make_of_it(history):
+    """GraphSerializer formats the answer by hand (speed); DRF's field by field gives the same."""
+    from rest_framework import serializers
+
+    from catalog.api.serializers import GraphSerializer
+
+    org = history.tenant.org
+    for label, params in (("FEAT", {"depth": 4}), ("HUB", {"per_node": 2}), ("train", {"as_of": at(30), "depth": 2})):
+        if "as_of" in params:
+            params = {**params, "as_of": serializers.DateTimeField().to_internal_value(params["as_of"])}
+        kind, _, pk = history.node(label).partition(":")
+        data = graph.graph(org, (kind, int(pk)), **params)
+        ours = GraphSerializer(data).data
+        assert ours == serializers.Serializer.to_representation(GraphSerializer(data), data), label
+        assert list(ours) == list(GraphSerializer().fields) and ours["nodes"] and ours["edges"]
+        assert list(ours["nodes"][0]) == list(GraphSerializer().fields["nodes"].child.fields)

@@ -9,6 +9,9 @@ import random
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bench import catalog as synthetic
@@ -94,18 +97,6 @@ def test_the_sql_walk_never_leaves_the_organization(history):
     assert set(found.hops) == {hub} and not found.edges
 
 
-def test_one_query_reads_the_same_nodes_and_counts_as_the_orm(history, django_assert_num_queries):
-    org = history.tenant.org
-    refs = [(graph.ASSET, pk) for pk in Asset.objects.values_list("id", flat=True)]  # another org's too
-    refs += [(graph.WORKLOAD, pk) for pk in Workload.objects.values_list("id", flat=True)]
-    for as_of in (None, datetime.fromisoformat(at(30))):
-        with django_assert_num_queries(1):
-            rows, counts = graph.nodes_and_counts(org, refs, as_of=as_of)
-        assert rows == graph.load_nodes(org, refs)
-        assert counts == {ref: c for ref, c in graph.degree_counts(org, refs, as_of=as_of).items() if ref in rows}
-        assert {r.kind for r in rows.values()} >= {"dataset", "model", "job", "service"}
-
-
 def test_impact_rows_read_in_sql_are_the_python_rows(history):
     """The impact page query (join, filter, sort, window in PostgreSQL) answers what the Python
     path answers: the same rows in the same order, the same totals, page by page."""
@@ -124,3 +115,71 @@ def test_impact_rows_read_in_sql_are_the_python_rows(history):
             for start in range(0, len(expected) + 4, 4):
                 assert rows[start:start + 4] == expected[start:start + 4], (label, filters, start)
     assert any(r.name == "churn v3" for r in graph.impact(org, (kind, int(pk)), direction=graph.UPSTREAM, depth=2)[0])
+
+
+def graph_in_two_steps(org, focus, *, direction, depth, limit, per_node=graph.PER_NODE_DEFAULT, offset=0,
+                       as_of=None):
+    """What catalog_lineage_graph answers, step by step: the Python walk, then each node's row and
+    neighbour counts through the ORM."""
+    walked = graph._walk_python(org, focus, direction=direction, depth=depth, node_limit=limit, as_of=as_of,
+                                per_node=per_node, offset=offset, edges_per_hop=None, with_edges=True)
+    rows = graph.load_nodes(org, walked.hops)
+    counts = {ref: c for ref, c in graph.degree_counts(org, walked.hops, as_of=as_of).items() if ref in rows}
+    return (walked.hops, walked.edges, walked.truncated), rows, counts
+
+
+def graph_in_one_call(org, focus, **bounds):
+    args = {"per_node": graph.PER_NODE_DEFAULT, "offset": 0, "as_of": None, **bounds}
+    walked, rows, counts = graph._graph_sql(org, focus, **args)
+    return (walked.hops, walked.edges, walked.truncated), rows, counts
+
+
+GRAPH_BOUNDS = [
+    {"direction": graph.BOTH, "depth": 1, "limit": 150},
+    {"direction": graph.BOTH, "depth": 5, "limit": 150},
+    {"direction": graph.DOWNSTREAM, "depth": 3, "limit": 12, "per_node": 3, "offset": 2},
+    {"direction": graph.UPSTREAM, "depth": 10, "limit": 500, "per_node": 200},
+]
+
+
+def test_the_graph_in_one_call_is_the_walk_then_node_rows_and_counts(history):
+    """catalog_lineage_graph (walk, node rows, counts: one call) answers what the generic path
+    answers, with and without as-of; from another org's node it finds nothing (404)."""
+    org = history.tenant.org
+    nodes = [(graph.ASSET, pk) for pk in Asset.objects.in_org(org).values_list("id", flat=True)]
+    nodes += [(graph.WORKLOAD, pk) for pk in Workload.objects.in_org(org).values_list("id", flat=True)]
+    for focus in nodes:
+        for bounds in [*GRAPH_BOUNDS, {"direction": graph.BOTH, "depth": 3, "limit": 150,
+                                       "as_of": datetime.fromisoformat(at(30))}]:
+            assert graph_in_one_call(org, focus, **bounds) == graph_in_two_steps(org, focus, **bounds), (focus, bounds)
+    theirs = (graph.ASSET, Asset.objects.exclude(org=org).values_list("id", flat=True).first())
+    with pytest.raises(Http404):
+        graph._graph_sql(org, theirs, direction=graph.BOTH, depth=2, limit=150, per_node=25, offset=0, as_of=None)
+
+
+def test_the_graph_in_one_call_counts_hubs_as_the_orm_does():
+    org, _ = create_org(slug="graph-calls", name="Graph calls")
+    synthetic.build(org, synthetic.Shape(assets=600, workloads=150, hubs=2, hub_readers=60, owners=5))
+    assets = list(Asset.objects.in_org(org).order_by("id").values_list("id", flat=True))
+    workloads = list(Workload.objects.in_org(org).order_by("id").values_list("id", flat=True))
+    foci = [(graph.ASSET, assets[0]), (graph.ASSET, assets[len(assets) // 2])]
+    foci += [(graph.ASSET, pk) for pk in random.Random(5).sample(assets, 6)]
+    foci += [(graph.WORKLOAD, pk) for pk in random.Random(5).sample(workloads, 6)]
+    half_year = timezone.now() - timedelta(days=180)
+    for focus in foci:
+        for bounds in [*GRAPH_BOUNDS, {"direction": graph.BOTH, "depth": 4, "limit": 60, "per_node": 5,
+                                       "as_of": half_year}]:
+            assert graph_in_one_call(org, focus, **bounds) == graph_in_two_steps(org, focus, **bounds), (focus, bounds)
+
+
+def test_a_graph_request_is_session_user_and_one_call(history, member_client):
+    """The org is looked up inside the graph's own statement; an org the user is not in is 404."""
+    node = history.node("FEAT")
+    with CaptureQueriesContext(connection) as queries:
+        r = member_client.get("/api/v1/o/acme/graph/", {"node": node, "depth": 4})
+    assert r.status_code == 200 and len(r.json()["nodes"]) > 5
+    assert len(queries) == 3, [q["sql"][:120] for q in queries]
+    r = member_client.get("/api/v1/o/globex/graph/", {"node": history.node("FEAT")})
+    assert r.status_code == 404 and r.json() == {"detail": "No such organization"}
+    r = member_client.get("/api/v1/o/acme/graph/", {"node": "asset:999999999"})
+    assert r.status_code == 404 and r.json() == {"detail": "No such node"}
