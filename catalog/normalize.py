@@ -316,12 +316,16 @@ class _Batch:
 _CATALOG_LOCK_CLASS = 7_411
 
 
-def lock_catalog(org_id: int) -> None:
-    """Serialize the writers of one organization's catalog (normalizer batches, rebuilds) until
-    the transaction ends. Other organizations proceed in parallel; SQLite has one writer anyway."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CATALOG_LOCK_CLASS, org_id])
+def lock_catalog(org_id: int, *, wait: bool = True) -> bool:
+    """Serialize the writers of one organization's catalog and chain (normalizer batches,
+    sealers, rebuilds) until the transaction ends. Other organizations proceed in parallel;
+    SQLite has one writer anyway. With wait=False, returns False at once if another holds it."""
+    if connection.vendor != "postgresql":
+        return True
+    take = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {take}(%s, %s)", [_CATALOG_LOCK_CLASS, org_id])
+        return wait or cursor.fetchone()[0]
 
 
 @dataclass

@@ -21,7 +21,8 @@ class RawEvent(models.Model):
     recomputed by anyone from an export. The catalog can be rebuilt from these rows.
     """
 
-    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="raw_events")
+    # No index of its own: the unique (org, content_hash) serves lookups by org.
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="raw_events", db_index=False)
     cloud = models.ForeignKey(Cloud, on_delete=models.PROTECT, related_name="raw_events")
     ingest_key = models.ForeignKey(IngestKey, null=True, on_delete=models.SET_NULL, related_name="+")
     received_at = models.DateTimeField(default=timezone.now)
@@ -35,8 +36,9 @@ class RawEvent(models.Model):
     error = models.TextField(blank=True)
     enqueued_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
-    # Position and hash in the organization's tamper-evident chain (ingest.chain), set when the
-    # chain is sealed, after the request: ingest never waits on the chain.
+    # Position and hash in the organization's tamper-evident chain (ingest.chain), set after the
+    # request, by the transaction that normalizes the event (or parks it: ingest.sealing), so
+    # the row is rewritten once after ingest. Ingest never waits on the chain.
     chain_seq = models.BigIntegerField(null=True, blank=True)
     chain_hash = models.CharField(max_length=64, blank=True)
     # Set when retention removed the body: the row stays as a tombstone that keeps its content
@@ -59,7 +61,9 @@ class RawEvent(models.Model):
             # them even before vacuum (a bitmap scan of rawevent_pending visited every such row).
             models.Index(fields=["id"], name="rawevent_pending_id", condition=models.Q(status="pending")),
             models.Index(fields=["org", "run_id"], name="rawevent_org_run"),
-            models.Index(fields=["org", "id"], name="rawevent_unsealed", condition=models.Q(chain_seq__isnull=True)),
+            # The sealer's query: events normalization is done with but that are not sealed (parked).
+            models.Index(fields=["org", "id"], name="rawevent_unsealed",
+                         condition=models.Q(chain_seq__isnull=True) & ~models.Q(status="pending")),
         ]
 
     def __str__(self) -> str:

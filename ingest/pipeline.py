@@ -8,12 +8,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from catalog.bulk import loads_json
 from catalog.normalize import EventInput, prepare_batch, write_batch
 from clouds.models import Cloud
+from ingest import sealing
 from ingest.models import RawEvent, RawStatus
 from orgs.models import Organization
 
@@ -40,7 +41,7 @@ def normalize_raw_events(raw_ids: Iterable[int]) -> int:
     return done
 
 
-_CLAIMED = ("id", "org_id", "cloud_id", "content_hash", "body", "attempts")
+_CLAIMED = ("id", "org_id", "cloud_id", "content_hash", "body", "attempts", "chain_seq", "chain_hash")
 
 
 def _claim(ids: list[int], room: int, *, fill: bool) -> list:
@@ -72,19 +73,8 @@ def drain(raw_ids: Iterable[int] = (), *, max_seconds: float = 30.0) -> tuple[in
             return done, True
 
 
-def _relax_durability() -> None:
-    """Commit this transaction without waiting for its WAL flush. Safe here, and only here: it
-    writes derived state (the catalog) and the events' status, and the raw events themselves were
-    committed durably at ingest. A crash can forget the last few hundred milliseconds of such
-    commits; their events are then still pending, and normalizing them again is idempotent."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 def _normalize_chunk(ids: list[int], *, fill: bool) -> int:
     with transaction.atomic():
-        _relax_durability()
         raws = _claim(ids, settings.LINEAGE_NORMALIZE_BATCH, fill=fill)
         if not raws:
             return 0
@@ -97,10 +87,8 @@ def _normalize_chunk(ids: list[int], *, fill: bool) -> int:
         except (DatabaseError, IntegrityError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("batch of %d raw events failed (%s); isolating the culprits", len(raws), exc)
             failed = _isolate(raws)
-        now = timezone.now()
-        ok = [r.id for r in raws if r.id not in failed]
-        if ok:
-            RawEvent.objects.filter(id__in=ok).update(status=RawStatus.PROCESSED, processed_at=now, error="")
+        ok = [r for r in raws if r.id not in failed]
+        sealing.mark_processed(ok, timezone.now())
         for raw in raws:
             if raw.id in failed:
                 attempts = raw.attempts + 1

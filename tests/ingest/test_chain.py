@@ -6,10 +6,10 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, override_settings
 
 from ingest import chain
-from ingest.models import ChainSeal, RawEvent
+from ingest.models import ChainSeal, RawEvent, RawStatus
 from ingest.sealing import seal, verify
 from tests.conftest import post_event
 from tests.events import at, dataset, run_event
@@ -37,6 +37,33 @@ def test_events_are_sealed_by_the_worker_in_arrival_order(history):
 
 def test_sealing_twice_changes_nothing(history):
     assert seal(history.org.pk) == 0
+
+
+def test_normalizing_seals_in_the_same_write_and_the_sealer_takes_only_what_normalization_is_done_with(tenant):
+    """An event is rewritten once after ingest: the transaction that normalizes it also chains it.
+    The sealer leaves pending events to normalization and chains the parked ones; a parked event
+    that is retried and goes through keeps its place in the chain."""
+    from ingest.pipeline import normalize_raw_events
+    from tests.ingest.test_pipeline import store_pending
+
+    good = [run_event("COMPLETE", f"r{i}", time=at(i), outputs=[dataset("s3://b", f"k{i}")]) for i in range(3)]
+    ids = store_pending(tenant, good)
+    body = RawEvent.objects.get(pk=ids[1]).body
+    RawEvent.objects.filter(pk=ids[1]).update(body='{"eventTime": "2026-01-01T00:00:00Z", "run": {}}')
+    assert seal(tenant.org.pk) == 0  # all pending: normalization seals them
+    with override_settings(LINEAGE_MAX_ATTEMPTS=1):
+        normalize_raw_events(ids)
+    rows = dict(RawEvent.objects.filter(org=tenant.org).values_list("pk", "chain_seq"))
+    assert rows == {ids[0]: 1, ids[1]: None, ids[2]: 2}
+    assert RawEvent.objects.get(pk=ids[1]).status == RawStatus.PARKED
+
+    assert seal(tenant.org.pk) == 1  # the parked event
+    RawEvent.objects.filter(pk=ids[1]).update(body=body, status=RawStatus.PENDING)  # an operator fixed and retried it
+    assert normalize_raw_events([ids[1]]) == 1
+    parked = RawEvent.objects.get(pk=ids[1])
+    assert (parked.status, parked.chain_seq) == (RawStatus.PROCESSED, 3)
+    assert verify(tenant.org).checked == 3 and verify(tenant.org).ok
+    assert ChainSeal.objects.filter(org=tenant.org).order_by("-seq").first().seq == 3
 
 
 def test_an_untouched_chain_verifies(history):

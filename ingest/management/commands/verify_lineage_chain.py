@@ -11,7 +11,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("org")
-        parser.add_argument("--seal-first", action="store_true", help="Seal pending events before checking")
+        parser.add_argument("--seal-first", action="store_true", help="Seal parked events before checking (normalized ones are sealed as they are normalized)")
 
     def handle(self, org, seal_first, **options):
         try:
