@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 from django.core.paginator import Paginator
+from django.db import connection
 
 from bench import catalog as synthetic
 from catalog import views
@@ -58,3 +59,31 @@ def test_only_querysets_ending_with_the_primary_key_take_the_deep_path(org):
     assert not totally_ordered(datasets.order_by("name")) and not totally_ordered(datasets.order_by())
     by_name = datasets.order_by("name")
     assert [r.pk for r in Shallow(by_name, 7).page(5)] == [r.pk for r in Paginator(by_name, 7).page(5)]
+
+
+def test_a_name_search_is_read_once_for_its_count_and_any_page(org, django_assert_num_queries):
+    searched = views._datasets(org).filter(uri__icontains="domain0")
+    plain = Paginator(searched, 7)
+    want = {n: [r.pk for r in plain.page(n)] for n in (3, plain.num_pages)}
+    paginator = DeepPaginator(searched, 7)
+    with django_assert_num_queries(2):  # every match's id in order, then the page's rows
+        assert paginator.count == plain.count > 7
+        assert [r.pk for r in paginator.page(3)] == want[3]
+    with django_assert_num_queries(1):
+        assert [r.pk for r in paginator.page(plain.num_pages)] == want[plain.num_pages]
+
+
+def test_a_name_search_with_more_than_few_matches_is_counted_and_paged_as_any_list(org):
+    searched = views._datasets(org).filter(uri__icontains="table_")
+    plain, paginator = Paginator(searched, 7), ShallowLong(searched, 7)
+    assert paginator.count == plain.count > 0
+    assert [r.pk for r in paginator.page(5)] == [r.pk for r in plain.page(5)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner settings are PostgreSQL's")
+def test_bitmap_only_planning_ends_with_its_statement(org):
+    list(ShallowFew(views._datasets(org), 7).page(10))  # a few-row deep page: keys read by bitmap
+    assert DeepPaginator(views._datasets(org).filter(uri__icontains="domain0"), 7).count > 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_indexscan'), current_setting('enable_seqscan')")
+        assert cursor.fetchone() == ("on", "on")
