@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from catalog import graph
@@ -105,9 +106,6 @@ class GraphEdgeSerializer(serializers.Serializer):
     first_seen_at = serializers.DateTimeField()
 
 
-_DATETIME = serializers.DateTimeField()  # formats datetimes as every DateTimeField here does
-
-
 class GraphSerializer(serializers.Serializer):
     focus = serializers.CharField()
     direction = serializers.CharField()
@@ -126,7 +124,8 @@ class GraphSerializer(serializers.Serializer):
         it is plain data already (str, int, bool, dicts of ints) except its datetimes, and a
         150-node answer spent ~1 ms in DRF's field machinery. tests/catalog/test_graph.py holds it
         to the generic representation."""
-        when = _DATETIME.to_representation
+        # One field for the answer, its time zone read once (DRF reads it per value: ~8 us each).
+        when = serializers.DateTimeField(default_timezone=timezone.get_current_timezone()).to_representation
         return {**instance,
                 "as_of": when(instance["as_of"]),
                 "nodes": [{**n, "created_at": when(n["created_at"])} for n in instance["nodes"]],
