@@ -32,7 +32,9 @@ from orgs.models import Organization, org_for_request
 
 
 class CatalogPagination(PageNumberPagination):
-    """Page pagination with counts: `page`, `per_page` (1-100, default 25)."""
+    """Page pagination with counts: `page`, `per_page` (1-100, default 25). `estimated` is true
+    when `count` (and `pages`) is PostgreSQL's estimate: a name search with too many matches to count
+    quickly (catalog.pagination); `next` is then absent where the rows end."""
 
     django_paginator_class = DeepPaginator
     page_size = 25
@@ -42,6 +44,7 @@ class CatalogPagination(PageNumberPagination):
     def get_paginated_response(self, data):
         return Response({
             "count": self.page.paginator.count,
+            "estimated": getattr(self.page.paginator, "estimated", False),
             "page": self.page.number,
             "pages": self.page.paginator.num_pages,
             "per_page": self.page.paginator.per_page,
@@ -53,7 +56,7 @@ class CatalogPagination(PageNumberPagination):
     def get_paginated_response_schema(self, schema):
         base = super().get_paginated_response_schema(schema)
         base["properties"].update({"page": {"type": "integer"}, "pages": {"type": "integer"},
-                                   "per_page": {"type": "integer"}})
+                                   "per_page": {"type": "integer"}, "estimated": {"type": "boolean"}})
         return base
 
 
