@@ -3,6 +3,9 @@
 Rows are derived from the raw event store (ingest.RawEvent) and can be rebuilt from it. Each row
 keeps `attrs` (the merged facts) and `stamps` (which event wrote each fact, see catalog.merge);
 columns shown in lists and used by filters are projections of `attrs`, refreshed on every merge.
+
+Every index costs the normalizer a write per new row version, so a foreign key whose lookups a
+composite index already serves (its leading column) has none of its own (`db_index=False`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class WorkloadKind(models.TextChoices):
 class Workload(MergedFacts, models.Model):
     """A platform workload (Job, Service, Workspace), or a job derived from an OpenLineage parent chain."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="workloads")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="workloads", db_index=False)
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="workloads")
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="workloads")
     external_id = models.CharField(max_length=512, help_text="Platform workload id, or namespace/name of the root job.")
@@ -82,7 +85,7 @@ class Workload(MergedFacts, models.Model):
 class Job(MergedFacts, models.Model):
     """An OpenLineage job (namespace + name)."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="jobs")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="jobs", db_index=False)
     namespace = models.CharField(max_length=1024)
     name = models.CharField(max_length=1024)
     job_type = models.CharField(max_length=64, blank=True)
@@ -117,10 +120,10 @@ TERMINAL_STATES = frozenset({RunState.COMPLETE, RunState.ABORT, RunState.FAIL})
 class Run(MergedFacts, models.Model):
     """An OpenLineage run of a job, inside a workload."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs", db_index=False)
     run_id = models.UUIDField()
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs")
-    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="runs")
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="runs", db_index=False)
     state = models.CharField(max_length=16, choices=RunState.choices, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -150,7 +153,7 @@ class AssetKind(models.TextChoices):
 class Asset(MergedFacts, models.Model):
     """A dataset or a model, identified by OpenLineage namespace and name within the organization."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="assets")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="assets", db_index=False)
     namespace = models.CharField(max_length=1024)
     name = models.CharField(max_length=2048)
     kind = models.CharField(max_length=16, choices=AssetKind.choices, default=AssetKind.DATASET)
@@ -201,7 +204,7 @@ class Asset(MergedFacts, models.Model):
 class SchemaVersion(models.Model):
     """One distinct schema an asset was seen with, and when it was first seen."""
 
-    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="schema_versions")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="schema_versions", db_index=False)
     fields_hash = models.CharField(max_length=64)
     fields = models.JSONField()
     first_seen_at = models.DateTimeField()
@@ -220,7 +223,7 @@ class RunAsset(models.Model):
     """A run read (in) or wrote (out) an asset."""
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="asset_edges")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="asset_edges", db_index=False)
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="run_edges")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     first_seen_at = models.DateTimeField()
@@ -237,7 +240,7 @@ class WorkloadAsset(models.Model):
     """A workload read (in) or wrote (out) an asset: the edge table the lineage graph walks."""
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="asset_edges")
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="asset_edges", db_index=False)
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="workload_edges")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     first_seen_at = models.DateTimeField(help_text="Lineage 'as of' a time hides edges first seen after it.")
