@@ -375,14 +375,22 @@ class RequestOrg:
     def get(self) -> Organization:
         return org_for_request(self.user, self.slug)
 
-    def pk_sql(self) -> tuple[str, tuple]:
-        """`(SELECT id ...)`: the organization's id, NULL if the user may not see it."""
+    def pk_sql(self) -> tuple[str, dict]:
+        """`(SELECT id ...)` with named parameters (`%(org_0)s`, ...): the organization's id, NULL if
+        the user may not see it."""
         qs = Organization.objects.for_user(self.user).filter(slug=self.slug).values("pk")[:1]
         try:
-            sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+            sql, values = qs.query.get_compiler(using=qs.db).as_sql()
         except EmptyResultSet:  # for_user() of an anonymous user
-            return "NULL", ()
-        return f"({sql})", params
+            return "NULL", {}
+        names = [f"org_{i}" for i in range(len(values))]
+        # A slug and a user id compared for equality: no literal % in this SQL to escape.
+        return "(" + sql % tuple(f"%({name})s" for name in names) + ")", dict(zip(names, values, strict=True))
+
+
+def _org_sql(org: Organization | RequestOrg) -> tuple[str, dict]:
+    """SQL for the organization's id with its named parameters: a parameter, or RequestOrg's subquery."""
+    return org.pk_sql() if isinstance(org, RequestOrg) else ("%(org)s", {"org": org.pk})
 
 
 def graph(org: Organization | RequestOrg, focus: NodeRef, *, direction: str = BOTH, depth: int = 1,
@@ -423,14 +431,16 @@ def _graph_sql(org: Organization | RequestOrg, focus: NodeRef, *, direction: str
                offset: int) -> tuple[Walk, dict[NodeRef, NodeRow], dict[NodeRef, dict]]:
     """The walk, its nodes' rows and their neighbour counts: one call of `catalog_lineage_graph`
     (migration 0011), the organization looked up in the same statement."""
-    org_sql, org_params = org.pk_sql() if isinstance(org, RequestOrg) else ("%s", (org.pk,))
+    org_sql, org_params = _org_sql(org)
     sides = [UPSTREAM, DOWNSTREAM] if direction == BOTH else [direction]
     with connection.cursor() as cursor:
         # org_sql is compiled by the ORM; every value in it is a parameter.
         cursor.execute(
-            f"SELECT * FROM catalog_lineage_graph({org_sql}, %s::bigint, %s::text[], %s::integer, %s::integer,"  # noqa: S608
-            " %s::integer, %s::integer, %s::timestamptz)",
-            [*org_params, _signed(focus), sides, depth, limit, per_node, offset, as_of])
+            f"SELECT * FROM catalog_lineage_graph({org_sql}, %(focus)s::bigint, %(sides)s::text[],"  # noqa: S608
+            " %(depth)s::integer, %(limit)s::integer, %(per_node)s::integer, %(offset)s::integer,"
+            " %(as_of)s::timestamptz)",
+            {**org_params, "focus": _signed(focus), "sides": sides, "depth": depth, "limit": limit,
+             "per_node": per_node, "offset": offset, "as_of": as_of})
         got = cursor.fetchall()
     rows: dict[NodeRef, NodeRow] = {}
     counts: dict[NodeRef, dict] = {}
@@ -475,12 +485,20 @@ class ImpactRow:
     id: int
 
 
-# The impact rows of a walk's nodes (hops made positive), filtered, sorted as the Python path sorts
-# (hop, type, label by code point, id), one window of them, and their total; and whether the focus
-# is the org's. One query: 2 000 rows are joined and sorted in the database, and only a page of them
-# comes back (reading all of them into Python cost more than the walk).
+# The walk (one side, nodes only), then the impact rows of its nodes (hops made positive), filtered,
+# sorted as the Python path sorts (hop, type, label by code point, id), one window of them, and their
+# total; whether the focus is the org's; whether the walk was cut. One query: 2 000 rows are joined
+# and sorted in the database, and only a page of them comes back (reading all of them into Python
+# cost more than the walk). {org} is the organization's id, or a subquery finding it (RequestOrg).
 _IMPACT_SQL = """
-WITH found AS (SELECT * FROM unnest(%(nodes)s::bigint[], %(hops)s::integer[]) AS f(node, hop)),
+WITH o AS (SELECT {org}::bigint AS id),
+w AS MATERIALIZED (
+    SELECT w.* FROM o, catalog_lineage_walk(o.id, %(focus)s::bigint, %(sides)s::text[], %(depth)s::integer,
+                                            %(node_limit)s::integer, NULL, 0, %(as_of)s::timestamptz,
+                                            %(edges_per_hop)s::integer, false) w
+    WHERE o.id IS NOT NULL
+),
+found AS (SELECT f.node, abs(f.hop) AS hop FROM w, unnest(w.nodes, w.hops) AS f(node, hop)),
 all_rows AS MATERIALIZED (
     SELECT f.hop, 'asset' AS type, f.node AS id, a.kind, a.label, a.uri, '' AS status, a.created_by, a.created_at
     FROM found f
@@ -490,7 +508,7 @@ all_rows AS MATERIALIZED (
                     THEN (a.attrs #>> '{facet:mlflowModel,registeredName}')
                          || coalesce(' v' || nullif(a.attrs #>> '{facet:mlflowModel,registeredVersion}', ''), '')
                     ELSE a.name END AS label
-        FROM catalog_asset a WHERE a.id = f.node AND a.org_id = %(org)s LIMIT 1  -- one probe per node
+        FROM catalog_asset a WHERE a.id = f.node AND a.org_id = (SELECT id FROM o) LIMIT 1  -- one probe per node
     ) a
     WHERE f.node > 0
     UNION ALL
@@ -499,7 +517,7 @@ all_rows AS MATERIALIZED (
     FROM found f
     CROSS JOIN LATERAL (
         SELECT w.kind, w.name, w.external_id, w.status, w.owner_email, w.created_at
-        FROM catalog_workload w WHERE w.id = -f.node AND w.org_id = %(org)s LIMIT 1
+        FROM catalog_workload w WHERE w.id = -f.node AND w.org_id = (SELECT id FROM o) LIMIT 1
     ) w
     WHERE f.node < 0
 ),
@@ -508,8 +526,10 @@ shown AS MATERIALIZED (
     WHERE hop > 0 AND (%(kind)s = '' OR kind = %(kind)s)
       AND (%(q)s = '' OR strpos(lower(label), %(q)s) > 0 OR strpos(lower(uri), %(q)s) > 0)
 )
-SELECT t.total, t.focus, p.hop, p.type, p.id, p.kind, p.label, p.uri, p.status, p.created_by, p.created_at
-FROM (SELECT (SELECT count(*) FROM shown) AS total, EXISTS (SELECT 1 FROM all_rows WHERE hop = 0) AS focus) t
+SELECT t.total, t.focus, t.truncated, p.hop, p.type, p.id, p.kind, p.label, p.uri, p.status, p.created_by,
+       p.created_at
+FROM (SELECT (SELECT count(*) FROM shown) AS total, EXISTS (SELECT 1 FROM all_rows WHERE hop = 0) AS focus,
+             (SELECT truncated FROM w) AS truncated) t
 LEFT JOIN LATERAL (
     SELECT * FROM shown ORDER BY hop, type, label COLLATE "C", id OFFSET %(offset)s LIMIT %(limit)s
 ) p ON true
@@ -555,35 +575,48 @@ def _impact_url(org: Organization, node_type: str, kind: str, pk: int) -> str:
     return _url_pattern(name, org.slug).format(pk)
 
 
-def impact_rows(org: Organization, focus: NodeRef, *, direction: str = DOWNSTREAM, depth: int = 3,
+def impact_rows(org: Organization | RequestOrg, focus: NodeRef, *, direction: str = DOWNSTREAM, depth: int = 3,
                 as_of: datetime | None = None, limit: int = IMPACT_DEFAULT_LIMIT, kind: str = "", q: str = "",
                 start: int = 0, stop: int | None = None) -> tuple[ImpactRows, bool]:
     """Every workload and asset up to `depth` hops downstream (impact) or upstream (root cause) of
     the focus, with its distance in hops, nearest first, filtered by kind and name/URI; and whether a
-    bound cut the walk short. `start`/`stop`: the window the caller will read first (a page)."""
+    bound cut the walk short. `start`/`stop`: the window the caller will read first (a page).
+    404 unless the focus is the organization's (and, given a RequestOrg, the organization the user's)."""
     if direction not in (UPSTREAM, DOWNSTREAM):
         raise ValueError("impact is downstream or upstream")
-    found = walk(org, focus, direction=direction, depth=depth, node_limit=limit + 1, as_of=as_of,
-                 edges_per_hop=IMPACT_EDGES_PER_HOP, with_edges=False)
     q = q.strip().lower()
     if connection.vendor != "postgresql":
+        if isinstance(org, RequestOrg):
+            org = org.get()
+        found = walk(org, focus, direction=direction, depth=depth, node_limit=limit + 1, as_of=as_of,
+                     edges_per_hop=IMPACT_EDGES_PER_HOP, with_edges=False)
         listed = _impact_listed(org, found, kind=kind, q=q)
         return ImpactRows(lambda a, b: (len(listed), listed[a:b]), start, stop), found.truncated
 
-    params = {"nodes": [_signed(r) for r in found.hops], "hops": [abs(h) for h in found.hops.values()],
-              "org": org.pk, "kind": kind, "q": q}
+    # The walk runs inside the page's statement: a window other than the first walks again (the
+    # paginator reads the window it was given, so that is only an out-of-range page).
+    org_sql, org_params = _org_sql(org)
+    sql = _IMPACT_SQL.replace("{org}", org_sql)
+    params = {**org_params, "focus": _signed(focus), "sides": [direction], "depth": depth, "node_limit": limit + 1,
+              "as_of": as_of, "edges_per_hop": IMPACT_EDGES_PER_HOP, "kind": kind, "q": q}
+    truncated = False
 
     def fetch(offset: int, end: int | None) -> tuple[int, list[ImpactRow]]:
+        nonlocal truncated
         with connection.cursor() as cursor:
-            cursor.execute(_IMPACT_SQL, {**params, "offset": offset, "limit": None if end is None else end - offset})
+            cursor.execute(sql, {**params, "offset": offset, "limit": None if end is None else end - offset})
             got = cursor.fetchall()
         if not got[0][1]:
+            if isinstance(org, RequestOrg):
+                org.get()  # 404 "No such organization" if that is why (one query, on this path only)
             raise Http404("No such node")  # (walked first, as in graph())
+        truncated = got[0][2]
         return got[0][0], [ImpactRow(hop=hop, type=typ, kind=k, name=label, uri=uri, status=status, created_by=by,
                                      created_at=at, url=_impact_url(org, typ, k, pk), id=pk)
-                           for _, _, hop, typ, pk, k, label, uri, status, by, at in got if typ is not None]
+                           for _, _, _, hop, typ, pk, k, label, uri, status, by, at in got if typ is not None]
 
-    return ImpactRows(fetch, start, stop), found.truncated
+    rows = ImpactRows(fetch, start, stop)
+    return rows, truncated
 
 
 def _impact_listed(org: Organization, found: Walk, *, kind: str, q: str) -> list[ImpactRow]:

@@ -212,7 +212,9 @@ class ImpactView(OrgScoped, APIView):
         except ValueError:
             start = 0
         # The page asked for is read with the total, in one query (the paginator still validates it).
-        rows, truncated = graph.impact_rows(self.org, p["node"], direction=p["direction"], depth=p["depth"],
+        # The org is looked up inside the impact statement (RequestOrg: the same rule as self.org).
+        rows, truncated = graph.impact_rows(graph.RequestOrg(request.user, org_slug), p["node"],
+                                            direction=p["direction"], depth=p["depth"],
                                             as_of=p.get("as_of"), limit=p["limit"], kind=p.get("kind", ""),
                                             q=p.get("q", ""), start=start, stop=start + size)
         page = paginator.paginate_queryset(rows, request, view=self)

@@ -183,3 +183,20 @@ def test_a_graph_request_is_session_user_and_one_call(history, member_client):
     assert r.status_code == 404 and r.json() == {"detail": "No such organization"}
     r = member_client.get("/api/v1/o/acme/graph/", {"node": "asset:999999999"})
     assert r.status_code == 404 and r.json() == {"detail": "No such node"}
+
+
+def test_an_impact_request_is_session_user_and_one_statement(history, member_client):
+    """The walk and the org lookup run inside the impact page's statement; an org the user is not in
+    is 404, as is a node of another org."""
+    node = history.node("FEAT")
+    with CaptureQueriesContext(connection) as queries:
+        r = member_client.get("/api/v1/o/acme/impact/", {"node": node, "depth": 10, "per_page": 2})
+    body = r.json()
+    assert r.status_code == 200 and body["count"] > 2 and len(body["results"]) == 2 and body["truncated"] is False
+    assert len(queries) == 3, [q["sql"][:120] for q in queries]
+    assert member_client.get("/api/v1/o/acme/impact/", {"node": node, "limit": 2}).json()["truncated"] is True
+    r = member_client.get("/api/v1/o/globex/impact/", {"node": node})
+    assert r.status_code == 404 and r.json() == {"detail": "No such organization"}
+    their_asset = Asset.objects.exclude(org=history.tenant.org).values_list("id", flat=True).first()
+    r = member_client.get("/api/v1/o/acme/impact/", {"node": f"asset:{their_asset}"})
+    assert r.status_code == 404 and r.json() == {"detail": "No such node"}
