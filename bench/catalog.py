@@ -407,7 +407,8 @@ def measure_graph(org: Organization, foci: Foci, *, repeat: int, warmup: int = 3
 
 # --- List pages --------------------------------------------------------------------------------------
 
-_RANGE = re.compile(rb'class="range">\s*(\d+) - (\d+) of (\d+)')
+# "1 - 25 of 5024", or "of <abbr ...>about 80000</abbr>" for a search too broad to count.
+_RANGE = re.compile(rb'class="range">\s*(\d+) - (\d+) of (?:<abbr[^>]*>about )?(\d+)')
 
 
 def page_filters(org: Organization, foci: Foci) -> dict[str, list[tuple[str, dict]]]:
