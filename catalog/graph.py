@@ -434,6 +434,7 @@ def _graph_sql(org: Organization | RequestOrg, focus: NodeRef, *, direction: str
     org_sql, org_params = _org_sql(org)
     sides = [UPSTREAM, DOWNSTREAM] if direction == BOTH else [direction]
     with connection.cursor() as cursor:
+        _native_timestamps(cursor)
         # org_sql is compiled by the ORM; every value in it is a parameter.
         cursor.execute(
             f"SELECT * FROM catalog_lineage_graph({org_sql}, %(focus)s::bigint, %(sides)s::text[],"  # noqa: S608
@@ -457,6 +458,17 @@ def _graph_sql(org: Organization | RequestOrg, focus: NodeRef, *, direction: str
             org.get()  # 404 "No such organization" if that is why (one query, on this path only)
         raise Http404("No such node")
     return found, rows, counts
+
+
+def _native_timestamps(cursor) -> None:
+    """Read timestamptz on this cursor with psycopg's own loader (C in psycopg[binary]) instead of
+    Django's, which parses in Python: ~9 us a value, ~0.8 ms of a depth-5 graph's ~150 timestamps.
+    The same instants: Django's loader only relabels them with the session's time zone, which its
+    connection sets."""
+    from psycopg import adapters, postgres, pq
+
+    cursor.cursor.adapters.register_loader(
+        "timestamptz", adapters.get_loader(postgres.types["timestamptz"].oid, pq.Format.TEXT))
 
 
 def _walk_of(focus: NodeRef, nodes, hops, sources, targets, seen, truncated) -> Walk:
