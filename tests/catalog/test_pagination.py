@@ -86,7 +86,7 @@ def test_a_name_search_with_more_than_few_matches_is_counted_and_paged_as_any_li
     assert [r.pk for r in paginator.page(5)] == [r.pk for r in plain.page(5)]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner settings are PostgreSQL's")
+@pytest.mark.services  # planner settings are PostgreSQL's
 def test_bitmap_only_planning_ends_with_its_statement(org):
     list(ShallowFew(views._datasets(org), 7).page(10))  # a few-row deep page: keys read by bitmap
     assert DeepPaginator(views._datasets(org).filter(uri__icontains="domain0"), 7).count > 0
@@ -99,7 +99,7 @@ class FewSearched(Shallow):
     few = 30  # a name search with more matches than this is not counted (PostgreSQL)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the estimate is PostgreSQL's planner's")
+@pytest.mark.services  # the estimate is PostgreSQL's planner's
 def test_a_name_search_with_too_many_matches_has_an_estimated_count_and_the_same_rows(org):
     searched = views._datasets(org).filter(uri__icontains="table_").order_by("-name", "-id")
     plain, paginator = Paginator(searched, 7), FewSearched(searched, 7)
@@ -121,7 +121,7 @@ def test_a_name_search_with_few_matches_is_counted_exactly(org):
     assert not FewSearched(views._datasets(org), 7).estimated  # not a search: counted
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the estimate is PostgreSQL's planner's")
+@pytest.mark.services  # the estimate is PostgreSQL's planner's
 def test_pages_and_api_say_when_a_count_is_estimated(org, monkeypatch):
     client = synthetic.signed_in_client(org)
     monkeypatch.setattr(DeepPaginator, "few", 30)
