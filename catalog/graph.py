@@ -354,14 +354,6 @@ def node_payload(org: Organization, row: NodeRow) -> dict:
             "url": node_url(org, row)}
 
 
-def get_focus(org: Organization, ref: NodeRef) -> NodeRow:
-    """The focus node, 404 if it is not this organization's."""
-    row = load_nodes(org, [ref]).get(ref)
-    if row is None:
-        raise Http404("No such node")
-    return row
-
-
 @dataclass(frozen=True)
 class RequestOrg:
     """The organization a request names by its slug, not looked up yet: on PostgreSQL the graph
