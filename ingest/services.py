@@ -285,8 +285,7 @@ def _insert_new(key: IngestKey, infos: list[EventInfo], now: datetime) -> dict[s
     # ON COMMIT DELETE ROWS: the stage is empty again once this transaction ends, so it stays
     # within a transaction (no savepoint: a failure rolls the caller's transaction back anyway).
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (n int, event_time timestamptz, kind text, "
-                       "run_id text, body text, content_hash text) ON COMMIT DELETE ROWS")
+        cursor.execute(_stage_sql())
         # Binary: the bodies go as they are, where the text format escapes them byte by byte.
         with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["int4", "timestamptz", "text", "text", "text", "text"])
@@ -294,6 +293,19 @@ def _insert_new(key: IngestKey, infos: list[EventInfo], now: datetime) -> dict[s
                 copy.write_row((n, info.event_time, info.kind, info.run_id or None, info.canonical, info.content_hash))
         cursor.execute(_insert_staged_sql(), [key.org_id, key.cloud_id, key.pk, now, now, RawStatus.PENDING.value])
         return {h: pk for pk, h in cursor.fetchall()}
+
+
+@cache
+def _stage_sql() -> str:
+    """The stage's body column compresses as the raw table's does (ingest migration 0006): the
+    INSERT ... SELECT then moves each compressed body as it is, compressed once."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attcompression FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+                       [RawEvent._meta.db_table, RawEvent._meta.get_field("body").column])
+        row = cursor.fetchone()
+    compression = " COMPRESSION lz4" if row and row[0] == "l" else ""
+    return (f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (n int, event_time timestamptz, kind text, run_id text, "
+            f"body text{compression}, content_hash text) ON COMMIT DELETE ROWS")
 
 
 @cache
