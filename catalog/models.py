@@ -160,8 +160,10 @@ class Asset(MergedFacts, models.Model):
     dataset_type = models.CharField(max_length=64, default="Unknown")
     uri = models.CharField(max_length=3072)
     # Where it was first seen: the cloud, project and owner of that workload.
-    cloud = models.ForeignKey(Cloud, null=True, blank=True, on_delete=models.SET_NULL, related_name="assets")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="assets")
+    cloud = models.ForeignKey(Cloud, null=True, blank=True, on_delete=models.SET_NULL, related_name="assets",
+                              db_index=False)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="assets",
+                                db_index=False)
     created_by = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -191,6 +193,14 @@ class Asset(MergedFacts, models.Model):
             models.Index(F("org"), F("kind"), Upper("dataset_type"), F("created_at").desc(), include=["dataset_type"],
                          name="asset_org_kind_type_cov"),
             models.Index(fields=["org", "kind", "dataset_type"], name="asset_org_kind_type"),
+            # A cloud's or a project's rows newest first (they stand in for the foreign keys' own
+            # indexes): the list filtered by one counts and skips rows in its own range of the index,
+            # not the org's whole range checked row by row (one project's 19 000 of 186 000 datasets:
+            # count and middle page ~40 ms each -> a few ms).
+            models.Index(fields=["cloud", "kind", "-created_at", "-id"], include=["org", "project"],
+                         name="asset_cloud_kind_created_cov"),
+            models.Index(fields=["project", "kind", "-created_at", "-id"], include=["org", "cloud"],
+                         name="asset_project_kind_created_cov"),
         ]
 
     def __str__(self) -> str:

@@ -39,9 +39,10 @@ def org():
 
 def test_every_page_shows_what_offset_pagination_shows(org):
     datasets, workloads = views._datasets(org), views._workloads(org)
-    cloud = datasets.values_list("cloud_id", flat=True).first()
+    cloud, project = datasets.values_list("cloud_id", "project_id").first()
     lists = [datasets, datasets.order_by("name", "id"), datasets.order_by("-name", "-id"),
-             datasets.order_by("created_at", "id"), datasets.filter(cloud_id=cloud), views._models(org),
+             datasets.order_by("created_at", "id"), datasets.filter(cloud_id=cloud),
+             datasets.filter(cloud_id=cloud, project_id=project).order_by("created_at", "id"), views._models(org),
              workloads, workloads.order_by("-name", "-id"), datasets.filter(uri__icontains="0"),
              datasets.filter(uri__icontains="1").order_by("-name", "-id")]
     assert Paginator(datasets, 7).num_pages > 20
