@@ -74,6 +74,7 @@ class ListSpec:
     title: str
     filterset: type[CatalogFilterSet]
     template: str
+    detail: str  # the URL name of a row's page
 
 
 def _filter_data(request: HttpRequest) -> QueryDict:
@@ -124,6 +125,7 @@ def _list_page(request: HttpRequest, org_slug: str, spec: ListSpec, queryset_for
     fs = spec.filterset(data, queryset_for(org), request=request, org=org)
     rows = fs.qs if fs.is_valid() else fs.queryset.none()
     page = DeepPaginator(rows, per_page(request.GET)).get_page(request.GET.get("page"))
+    page.object_list = _shown(list(page.object_list), org, spec.detail)
     projects = list(fs.filters["project"].queryset)
     selected_cloud = data.get("cloud", "")
     context = {
@@ -144,15 +146,27 @@ def _list_page(request: HttpRequest, org_slug: str, spec: ListSpec, queryset_for
     return render(request, spec.template, context)
 
 
+def _shown(rows: list, org: Organization, detail: str) -> list:
+    """The page's rows, each with what the list shows of it that the template would compute row by row:
+    `url`, its page (one reverse() for the page), and `created`, its creation time as the lists show it.
+    `{% url %}` and `|date` cost ~0.1 ms each a row: ~20 ms of a page of 100."""
+    head, tail = reverse(detail, kwargs={"org_slug": org.slug, "pk": 0}).rsplit("/0/", 1)
+    for row in rows:
+        row.url = f"{head}/{row.pk}/{tail}"
+        row.created = timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M")
+    return rows
+
+
+# Only the columns a list shows: attrs (facets, schemas) can be large, and an asset list shows
+# neither its cloud nor its project (joining them built two more objects a row).
 def _datasets(org: Organization) -> QuerySet:
-    # attrs (facets, schemas) can be large and a list shows none of it.
-    return Asset.objects.in_org(org).filter(kind=AssetKind.DATASET).select_related("cloud", "project") \
-        .defer("attrs", "stamps")
+    return Asset.objects.in_org(org).filter(kind=AssetKind.DATASET) \
+        .only("name", "dataset_type", "uri", "created_at", "created_by")
 
 
 def _models(org: Organization) -> QuerySet:
-    return Asset.objects.in_org(org).filter(kind=AssetKind.MODEL).select_related("cloud", "project") \
-        .defer("attrs", "stamps").annotate(
+    return Asset.objects.in_org(org).filter(kind=AssetKind.MODEL) \
+        .only("name", "uri", "created_at", "created_by").annotate(
             model_id=KT("attrs__facet:mlflowModel__modelId"),
             flavor=KT("attrs__facet:mlflowModel__flavor"),
             registered_name=KT("attrs__facet:mlflowModel__registeredName"),
@@ -164,9 +178,10 @@ def _workloads(org: Organization) -> QuerySet:
     return Workload.objects.in_org(org).select_related("cloud", "project").defer("attrs", "stamps")
 
 
-DATASETS = ListSpec("datasets", "Datasets", AssetFilterSet, "catalog/dataset_list.html")
-MODELS = ListSpec("models", "Models", AssetFilterSet, "catalog/model_list.html")
-WORKLOADS = ListSpec("workloads", "Workloads", WorkloadFilterSet, "catalog/workload_list.html")
+DATASETS = ListSpec("datasets", "Datasets", AssetFilterSet, "catalog/dataset_list.html", "catalog:dataset_detail")
+MODELS = ListSpec("models", "Models", AssetFilterSet, "catalog/model_list.html", "catalog:model_detail")
+WORKLOADS = ListSpec("workloads", "Workloads", WorkloadFilterSet, "catalog/workload_list.html",
+                     "catalog:workload_detail")
 
 
 @login_required

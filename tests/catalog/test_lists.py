@@ -148,6 +148,21 @@ def test_models_list_shows_mlflow_facts(history, member_client):
     assert api["mlflow"]["flavor"] == "sklearn" and api["mlflow"]["registeredVersion"] == "3"
 
 
+@pytest.mark.parametrize(("url", "params", "detail"), [
+    ("/o/acme/datasets/", {"created_by": ""}, "/o/acme/datasets/{pk}/"),
+    ("/o/acme/models/", {"created_by": ""}, "/o/acme/models/{pk}/"),
+    ("/o/acme/workloads/", {"created_by": "", "per_page": 100}, "/o/acme/workloads/{pk}/"),
+])
+def test_each_row_links_to_its_page_and_shows_when_it_was_created(history, member_client, url, params, detail):
+    body = member_client.get(url, params).content.decode()
+    rows = page_rows(member_client, url, params)
+    assert rows
+    for row in rows:
+        cells = body.split(f'<a href="{detail.format(pk=row.pk)}">', 1)[1].split("</tr>", 1)[0]
+        assert f'<td class="nowrap">{row.created_at:%Y-%m-%d %H:%M}</td>' in cells
+    assert member_client.get(detail.format(pk=rows[0].pk)).status_code == 200
+
+
 @pytest.mark.parametrize(("sort", "first", "last"), [
     ("name", "clicks/2026-11-01.json", "predictions.jsonl"),
     ("-name", "predictions.jsonl", "clicks/2026-11-01.json"),
