@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection, models
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from catalog.models import Asset, AssetKind, Direction, Job, Run, Workload, WorkloadAsset
@@ -574,12 +574,30 @@ def explain(org: Organization, foci: Foci, write: Callable[[str], object]) -> No
     }
     for label, qs in plans.items():
         write(f"\nEXPLAIN ANALYZE {label}:\n" + qs.explain(analyze=True))
-    # The graph's own hop query, for a hub with thousands of readers and an ordinary dataset.
-    # QuerySet.explain() cannot wrap a query filtered on a window function: EXPLAIN the compiled SQL.
-    ranked = graph.ranked_edges(org, "asset_id", "workload_id", [foci.hub.pk, foci.mid.pk], Direction.INPUT,
-                                as_of=None, per_node=graph.PER_NODE_DEFAULT, offset=0)
-    sql, params = ranked.query.get_compiler(using=ranked.db).as_sql()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN ANALYZE " + sql, params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    write("\nEXPLAIN ANALYZE one graph hop (a hub + a dataset), 25 per node:\n" + plan)
+    # A graph request from the hub is one call of catalog_lineage_graph: EXPLAIN shows only a
+    # function scan, so auto_explain reports each statement inside it (superusers only: LOAD).
+    write("\nThe statements of one graph request from the hub (depth 1), as auto_explain reports them:")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("LOAD 'auto_explain'")
+    except DatabaseError as exc:
+        write(f"(not shown: {exc})")
+        return
+    statements: list[str] = []
+
+    def keep(notice) -> None:
+        statements.append(notice.message_primary)
+
+    sql, params = graph._org_sql(org)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL auto_explain.log_min_duration = 0; SET LOCAL auto_explain.log_analyze = on;"
+                       " SET LOCAL auto_explain.log_nested_statements = on; SET LOCAL client_min_messages = log")
+        cursor.connection.add_notice_handler(keep)
+        try:
+            cursor.execute(f"SELECT count(*) FROM catalog_lineage_graph({sql}, %(focus)s, ARRAY['upstream',"  # noqa: S608
+                           " 'downstream'], 1, %(limit)s, %(per_node)s, 0, NULL)",
+                           {**params, "focus": foci.hub.pk, "limit": graph.GRAPH_DEFAULT_LIMIT,
+                            "per_node": graph.PER_NODE_DEFAULT})
+        finally:
+            cursor.connection.remove_notice_handler(keep)
+    write("\n\n".join(statements))

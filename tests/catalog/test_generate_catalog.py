@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from catalog.models import Asset, Workload, WorkloadAsset
 
@@ -22,3 +23,6 @@ def test_generate_a_small_catalog_and_measure_it():
                                         direction="in").count() >= 20
     report = out.getvalue()
     assert "graph: hub, 1 hop" in report and "impact: mid dataset, 10 hops up" in report
+    if connection.vendor == "postgresql":  # the plans of the statements inside the graph function
+        plans = report.split("as auto_explain reports them:")[1]
+        assert "FROM catalog_lineage_walk(" in plans and "catalog_workloadasset" in plans and "actual time" in plans
