@@ -588,16 +588,14 @@ def explain(org: Organization, foci: Foci, write: Callable[[str], object]) -> No
     def keep(notice) -> None:
         statements.append(notice.message_primary)
 
-    sql, params = graph._org_sql(org)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL auto_explain.log_min_duration = 0; SET LOCAL auto_explain.log_analyze = on;"
                        " SET LOCAL auto_explain.log_nested_statements = on; SET LOCAL client_min_messages = log")
         cursor.connection.add_notice_handler(keep)
         try:
-            cursor.execute(f"SELECT count(*) FROM catalog_lineage_graph({sql}, %(focus)s, ARRAY['upstream',"  # noqa: S608
-                           " 'downstream'], 1, %(limit)s, %(per_node)s, 0, NULL)",
-                           {**params, "focus": foci.hub.pk, "limit": graph.GRAPH_DEFAULT_LIMIT,
-                            "per_node": graph.PER_NODE_DEFAULT})
+            cursor.execute("SELECT count(*) FROM catalog_lineage_graph(%s, %s, ARRAY['upstream', 'downstream'], 1,"
+                           " %s, %s, 0, NULL)",
+                           [org.pk, foci.hub.pk, graph.GRAPH_DEFAULT_LIMIT, graph.PER_NODE_DEFAULT])
         finally:
             cursor.connection.remove_notice_handler(keep)
     write("\n\n".join(statements))

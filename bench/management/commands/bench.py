@@ -235,20 +235,20 @@ class Command(BaseCommand):
         org, key = tenant("batch")
         self.state.setdefault("orgs", []).append(org.pk)
         size = 500 if not self.quick else 50
-        events = bodies(self.n * 2, seed=22, org=org)
-        batches = [b"[" + b",".join(events[i:i + size]) + b"]" for i in range(0, len(events), size)]
+
+        def batches(events: list[bytes]) -> list[bytes]:
+            return [b"[" + b",".join(events[i:i + size]) + b"]" for i in range(0, len(events), size)]
+
         rates, copies = [], []
         with gunicorn() as port:
             # Warm up as the single-event bench does: each of the server's 8 threads opens its
             # database connection and creates its stage table on its first batch (about 3x slower).
-            warm = bodies(size * 16, seed=21, org=org)
-            post_all("127.0.0.1", port, "/api/v1/lineage/batch",
-                     [b"[" + b",".join(warm[j:j + size]) + b"]" for j in range(0, len(warm), size)], key=key, clients=2)
+            post_all("127.0.0.1", port, "/api/v1/lineage/batch", batches(bodies(size * 16, seed=21, org=org)),
+                     key=key, clients=2)
             for i in range(self.repeat):
-                if i:  # the same events again would be duplicates: new ones each repetition
-                    events = bodies(self.n * 2, seed=22 + i, org=org)
-                    batches = [b"[" + b",".join(events[j:j + size]) + b"]" for j in range(0, len(events), size)]
-                result = post_all("127.0.0.1", port, "/api/v1/lineage/batch", batches, key=key, clients=2)
+                # New events each repetition: the same again would be duplicates.
+                events = bodies(self.n * 2, seed=22 + i, org=org)
+                result = post_all("127.0.0.1", port, "/api/v1/lineage/batch", batches(events), key=key, clients=2)
                 if set(result.statuses) != {200}:
                     raise CommandError(f"batch answered {result.statuses}")
                 rates.append(len(events) / result.seconds)
