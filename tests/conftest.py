@@ -49,10 +49,10 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _eager_celery_outside_service_tests(request):
     """The fast layer runs tasks in-process even when a broker is configured; only `services`
-    tests talk to a real broker and worker."""
+    tests talk to a real broker and worker, except those marked `eager` (PostgreSQL only)."""
     from lineage_project.celery import app
 
-    if "services" in request.keywords:
+    if "services" in request.keywords and "eager" not in request.keywords:
         yield
         return
     saved = app.conf.task_always_eager

@@ -22,7 +22,7 @@ from tests.events import at
 
 # The SQL walk is PostgreSQL's: these run in the services run (`make test-services`) and are
 # deselected in the SQLite one. No worker is needed: the history is normalized in-process.
-pytestmark = [pytest.mark.django_db, pytest.mark.services]
+pytestmark = [pytest.mark.django_db, pytest.mark.services, pytest.mark.eager]
 
 BOUNDS = [
     {"direction": graph.BOTH, "depth": 1, "node_limit": 150, "per_node": 25},
@@ -44,18 +44,6 @@ def both_ways(org, focus, **bounds):
     sql = graph._walk_sql(org, focus, **args)
     python = graph._walk_python(org, focus, **args)
     return (sql.hops, sql.edges, sql.truncated), (python.hops, python.edges, python.truncated)
-
-
-@pytest.fixture(autouse=True)
-def _normalize_in_process():
-    """`services` tests talk to a real broker (tests/conftest.py); these only need PostgreSQL, so the
-    events the `history` fixture posts are normalized in this process, as in the SQLite run."""
-    from lineage_project.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
 
 
 def test_sql_and_python_walks_agree_on_the_hand_built_history(history):
