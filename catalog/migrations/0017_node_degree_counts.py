@@ -104,16 +104,22 @@ CREATE TRIGGER catalog_node_degree_truncate AFTER TRUNCATE ON catalog_workloadas
 """
 
 # catalog_lineage_graph as in 0011, but the current counts are read, not counted.
-_COUNTED = "    EXECUTE $counts$"
-_READ = """    IF p_as_of IS NULL THEN
+_EXECUTE_COMMENT = """\
+    -- Neighbour counts, planned for these very nodes (EXECUTE: a plan made with the values): a
+    -- plan for any node sees ~2 edges per asset, and counts a hub's 5 000 through the wide index
+    -- (~0.65 ms) instead of the narrow one (~0.25 ms); this one sees the hubs in the statistics.
+"""
+_COUNTED = _EXECUTE_COMMENT + "    EXECUTE $counts$"
+_READ = """    -- Neighbour counts: the current ones are kept (catalog_node_degree, by primary key).
+    IF p_as_of IS NULL THEN
         SELECT coalesce(array_agg(d.node), '{}'),
                coalesce(array_agg(CASE WHEN d.node > 0 THEN d.edges_out ELSE d.edges_in END), '{}'),
                coalesce(array_agg(CASE WHEN d.node > 0 THEN d.edges_in ELSE d.edges_out END), '{}')
         INTO v_counted, v_up, v_down
         FROM catalog_node_degree d WHERE d.node = ANY(w.nodes);
     ELSE
-    -- As of a past time: counted, from the edges first seen by then.
-    EXECUTE $counts$"""
+    -- As of a past time they are counted, from the edges first seen by then.
+""" + _EXECUTE_COMMENT + "    EXECUTE $counts$"
 _COUNTED_END = "          p_as_of;\n"
 
 
