@@ -15,6 +15,7 @@ from catalog.bulk import loads_json
 from catalog.normalize import EventInput, prepare_batch, write_batch
 from clouds.models import Cloud
 from ingest import sealing
+from ingest.gcpause import cyclic_gc_paused
 from ingest.models import RawEvent, RawStatus
 from orgs.models import Organization
 
@@ -74,7 +75,8 @@ def drain(raw_ids: Iterable[int] = (), *, max_seconds: float = 30.0) -> tuple[in
 
 
 def _normalize_chunk(ids: list[int], *, fill: bool) -> int:
-    with transaction.atomic():
+    # Decoded events, merged rows and chain links hold no reference cycles (see ingest.gcpause).
+    with transaction.atomic(), cyclic_gc_paused():
         raws = _claim(ids, settings.LINEAGE_NORMALIZE_BATCH, fill=fill)
         if not raws:
             return 0

@@ -48,6 +48,41 @@ def test_a_poison_event_is_parked_after_retries_and_the_rest_go_through(tenant):
     assert set(Asset.objects.values_list("name", flat=True)) == {"k0", "k2"}
 
 
+def test_normalizing_leaves_the_garbage_collector_as_it_found_it(tenant):
+    """The normalizer pauses the cyclic collector per batch (ingest.gcpause), also when the batch
+    fails and its events are isolated one by one."""
+    import gc
+
+    good = store_pending(tenant, [run_event("COMPLETE", "r", time=at(0), outputs=[dataset("s3://b", "k")])])
+    bad = store_pending(tenant, [run_event("COMPLETE", "s", time=at(1))])
+    RawEvent.objects.filter(pk=bad[0]).update(body=json.dumps({"eventTime": "2026-01-01T00:00:00Z", "run": {}}))
+    assert gc.isenabled()
+    assert normalize_raw_events(good + bad) == 1
+    assert gc.isenabled()
+    gc.disable()  # a caller that had it off gets it back off
+    try:
+        assert normalize_raw_events(bad) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_gc_pauses_nest_and_the_last_one_out_resumes_collection():
+    import gc
+
+    from ingest.gcpause import cyclic_gc_paused
+
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
 def test_processed_events_are_not_processed_again(tenant):
     ids = store_pending(tenant, [run_event("START", "r", time=at(0))])
     assert normalize_raw_events(ids) == 1
