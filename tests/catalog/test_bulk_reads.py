@@ -1,0 +1,79 @@
+"""The normalizer reads a batch's stored rows by their natural keys (catalog.bulk.Table.select).
+That read must cost what the keys cost, not what the organization holds, whatever PostgreSQL's
+statistics know of the organization: one that grew after the table's last ANALYZE is estimated
+at a row or two, and a plan built on that estimate read all of its rows for every batch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from catalog.bulk import Table
+from catalog.models import Asset, Workload
+from clouds.services import create_cloud
+from orgs.services import create_org
+
+pytestmark = [pytest.mark.django_db, pytest.mark.services]  # PostgreSQL only: plans and statistics
+
+ASSET_COLUMNS = ["org", "namespace", "name", "uri", "kind", "dataset_type", "created_by", "created_at", "updated_at",
+                 "attrs", "stamps"]
+WORKLOAD_COLUMNS = ["org", "cloud", "external_id", "kind", "name", "status", "owner_email", "derived", "created_at",
+                    "updated_at", "attrs", "stamps"]
+
+
+def grow(org, n: int) -> None:
+    """n assets and n workloads of the organization, written as the normalizer writes new rows."""
+    now = timezone.now()
+    Table(Asset).insert(ASSET_COLUMNS, [(org.pk, "s3://big", f"part-{i}", f"s3://big/part-{i}", "dataset", "Parquet",
+                                         "", now, now, {}, {}) for i in range(n)])
+    cloud, _ = create_cloud(org=org, name="main")
+    Table(Workload).insert(WORKLOAD_COLUMNS, [(org.pk, cloud.pk, f"wl-{i}", "job", f"wl {i}", "", "", False, now, now, {}, {})
+                                              for i in range(n)])
+
+
+def rows_read(statement: str, params: list) -> int:
+    """Rows the statement's scans of catalog tables produced in all, by EXPLAIN ANALYZE."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    def walk(node: dict) -> int:
+        own = 0
+        if node.get("Relation Name", "").startswith("catalog_"):
+            own = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+        return own + node.get("Rows Removed by Join Filter", 0) + sum(walk(n) for n in node.get("Plans", []))
+
+    return walk(plan[0]["Plan"])
+
+
+@pytest.mark.parametrize(("model", "key_fields", "keys"), [
+    (Asset, ("namespace", "name"), [("s3://big", f"part-{i}") for i in range(0, 3000, 30)] + [("s3://big", "new")]),
+    (Workload, ("external_id",), [f"wl-{i}" for i in range(0, 3000, 30)] + ["wl-new"]),
+])
+def test_reading_a_batchs_rows_costs_its_keys_not_the_organizations_size(model, key_fields, keys):
+    neighbour, _ = create_org(slug="neighbour", name="Neighbour")
+    grow(neighbour, 50)
+    with connection.cursor() as cursor:  # the statistics as of before the new organization existed
+        cursor.execute("ANALYZE catalog_asset")
+        cursor.execute("ANALYZE catalog_workload")
+    org, _ = create_org(slug="newcomer", name="Newcomer")
+    grow(org, 3000)
+
+    statements = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        rows = Table(model).select({"org": org.pk}, key_fields, keys, [*key_fields, "id"])
+    assert len(rows) == len(keys) - 1  # every stored key found, the new one not
+    assert {r[:len(key_fields)] if len(key_fields) > 1 else r[0] for r in rows} == set(keys[:-1])
+    [(sql, params)] = statements
+    # 100 keys found, of 3,000 rows: each key is one probe of the unique index. The plan the
+    # statistics suggested read the 3,000 rows and compared each with every key.
+    assert rows_read(sql, params) <= 2 * len(keys)
