@@ -35,8 +35,14 @@ class LoadResult:
 RECONNECT_FROM_BYTES = 64 * 1024
 
 
+# The bodies each client posts, handed over by fork rather than pickled through the pool's pipe:
+# pickling 20 MB of batches per client cost CPU while the first clients were already measured.
+_SLICES: list[list[bytes]] = []
+
+
 def _worker(args: tuple) -> tuple[int, dict[int, int], list[float], float, float]:
-    host, port, path, headers, bodies, interval = args
+    host, port, path, headers, index, interval = args
+    bodies = _SLICES[index]
     conn = http.client.HTTPConnection(host, port, timeout=30)
     statuses: Counter = Counter()
     latencies: list[float] = []
@@ -81,10 +87,13 @@ def post_all(url_host: str, port: int, path: str, bodies: list[bytes], *, key: s
     if key:
         headers["Authorization"] = f"Bearer {key}"
     interval = clients / rate if rate else 0.0
-    slices = [bodies[i::clients] for i in range(clients)]
+    _SLICES[:] = [bodies[i::clients] for i in range(clients)]
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(clients) as pool:
-        results = pool.map(_worker, [(url_host, port, path, headers, s, interval) for s in slices])
+    try:
+        with ctx.Pool(clients) as pool:
+            results = pool.map(_worker, [(url_host, port, path, headers, i, interval) for i in range(clients)])
+    finally:
+        _SLICES.clear()
     statuses: Counter = Counter()
     latencies: list[float] = []
     for _, st, lat, _, _ in results:

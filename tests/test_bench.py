@@ -21,6 +21,30 @@ def test_generated_events_are_valid_and_deterministic():
     assert any(o["facets"].get("mlflowModel") for e in first for o in e["outputs"])
 
 
+def _burn(seconds: float) -> None:
+    import time
+
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_the_cpu_meter_counts_processes_that_ended_through_their_parent():
+    import multiprocessing
+    import os
+
+    from bench.management.commands.bench import CpuMeter
+
+    meter = CpuMeter(me=lambda: [os.getpid()])
+    for _ in range(2):  # it sums over every time it is entered
+        with meter:
+            child = multiprocessing.get_context("fork").Process(target=_burn, args=(0.3,))
+            child.start()
+            child.join()
+    assert 0.5 <= meter.used["me"] < 5
+    assert meter.note(1000).startswith("me ") and meter.note(1000).endswith(" µs CPU/event")
+
+
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_quick_benchmark_reports_every_figure():
@@ -33,3 +57,7 @@ def test_quick_benchmark_reports_every_figure():
                    "graph: impact analysis, 10 hops: database time p95", "Datasets page, every filter",
                    "Models page, every filter", "Workloads page, every filter"):
         assert figure in table, table
+    # Where the time went, beside the figures: the servers' and PostgreSQL's CPU per event.
+    for figure in ("single-event ingest", "batch ingest", "normalization, one worker"):
+        [line] = [line for line in table.splitlines() if figure in line]
+        assert "postgres" in line and "µs CPU/event" in line, line

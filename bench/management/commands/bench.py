@@ -93,6 +93,69 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system, all threads) each process and its ended children have used so
+    far; Linux /proc. A PostgreSQL backend that ends is counted in the server's children's time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        out[pid] = sum(int(f) for f in fields[11:15]) / tick
+    return out
+
+
+def _processes(match) -> list[int]:
+    """Processes whose /proc/<pid>/stat (command name, parent) `match(comm, ppid)` accepts."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                head, rest = (entry / "stat").read_text().rsplit(")", 1)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if match(head.split("(", 1)[1], int(rest.split()[1])):
+                pids.append(int(entry.name))
+    return pids
+
+
+def postgres_processes() -> list[int]:
+    """The local PostgreSQL server's processes (none if it runs elsewhere)."""
+    return _processes(lambda comm, ppid: comm == "postgres")
+
+
+def children_of(pid: int) -> list[int]:
+    return [pid, *_processes(lambda comm, ppid: ppid == pid)]
+
+
+class CpuMeter:
+    """CPU time that groups of processes spend while it is entered (summed over every time it is),
+    per event: where a figure's time goes (for example gunicorn's Python against PostgreSQL), read
+    from /proc. Processes that start meanwhile count whole; those that end meanwhile count through
+    their parent (the PostgreSQL server's backends), which must be in the group. `note()` is empty
+    where /proc is not there to read (a database on another machine: no postgres figure)."""
+
+    def __init__(self, **groups):
+        self.groups = groups  # name -> a callable listing that group's pids
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self._start = {name: _cpu_by_pid(pids()) for name, pids in self.groups.items()}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for name, pids in self.groups.items():
+            # A process that ended meanwhile is in its parent's children's time now, whole.
+            self.used[name] = self.used.get(name, 0.0) + sum(_cpu_by_pid(pids()).values()) - sum(self._start[name].values())
+
+    def note(self, events: int) -> str:
+        if not events or not any(self.used.values()):
+            return ""
+        return ", ".join(f"{name} {1e6 * cpu / events:,.0f}" for name, cpu in self.used.items()) + " µs CPU/event"
+
+
 @contextmanager
 def gunicorn(workers: int = 2, threads: int = 4):
     """The application behind a production server (gthread: keep-alive, persistent DB connections)."""
@@ -112,7 +175,7 @@ def gunicorn(workers: int = 2, threads: int = 4):
                 if proc.poll() is not None:
                     raise CommandError(f"gunicorn exited: {proc.stderr.read().decode()[-2000:]}") from None
                 time.sleep(0.2)
-        yield port
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -209,6 +272,20 @@ class Command(BaseCommand):
 
     # --- Benchmarks -------------------------------------------------------------------------
 
+    @staticmethod
+    def meter(**groups) -> CpuMeter:
+        """CPU of these processes and of the local PostgreSQL server, summed over the repetitions.
+        The load generator's clients are this process's children: they count in its own figure
+        once they have ended."""
+        return CpuMeter(**groups, postgres=postgres_processes)
+
+    @staticmethod
+    def cpu_note(ours: CpuMeter, reference: CpuMeter | None, events: int) -> str:
+        note = ours.note(events)
+        if note and reference is not None and reference.note(events):
+            note += f"; reference: {reference.note(events)}"
+        return note
+
     def bench_ingest(self):
         org, key = tenant("ingest")
         self.state["orgs"] = [org.pk]
@@ -216,20 +293,25 @@ class Command(BaseCommand):
         all_bodies = bodies(total + 200, seed=11, org=org)
         self.state["event_bytes"] = statistics.mean(len(b) for b in all_bodies)
         ours, ref = [], []
-        with gunicorn() as port:
+        with gunicorn() as (port, pid):
             post_all("127.0.0.1", port, "/api/v1/lineage", all_bodies[:100], key=key, clients=self.clients)  # warm up
             post_all("127.0.0.1", port, "/bench/reference-insert", all_bodies[100:200], clients=self.clients)
+            ours_cpu, ref_cpu = (self.meter(gunicorn=lambda: children_of(pid), clients=lambda: [os.getpid()])
+                                 for _ in range(2))
             for i in range(self.repeat):
                 chunk = all_bodies[200 + i * self.n: 200 + (i + 1) * self.n]
-                result = post_all("127.0.0.1", port, "/api/v1/lineage", chunk, key=key, clients=self.clients)
+                with ours_cpu:
+                    result = post_all("127.0.0.1", port, "/api/v1/lineage", chunk, key=key, clients=self.clients)
                 if set(result.statuses) != {201}:
                     raise CommandError(f"ingest answered {result.statuses}")
                 ours.append(result.rate)
-                ref.append(post_all("127.0.0.1", port, "/bench/reference-insert", chunk, clients=self.clients).rate)
+                with ref_cpu:
+                    ref.append(post_all("127.0.0.1", port, "/bench/reference-insert", chunk, clients=self.clients).rate)
         self.state["ingest_peak"] = statistics.median(ours)
         self.state["ingested"] = total + 100
         self.rows.append(Row(f"single-event ingest, {self.clients} clients, gunicorn 2x4", ours, "events/s", ref,
-                             "≥ 70% of a bare DRF INSERT view", statistics.median(ours) >= 0.7 * statistics.median(ref)))
+                             "≥ 70% of a bare DRF INSERT view", statistics.median(ours) >= 0.7 * statistics.median(ref),
+                             self.cpu_note(ours_cpu, ref_cpu, total)))
 
     def bench_batch(self):
         org, key = tenant("batch")
@@ -240,22 +322,28 @@ class Command(BaseCommand):
             return [b"[" + b",".join(events[i:i + size]) + b"]" for i in range(0, len(events), size)]
 
         rates, copies = [], []
-        with gunicorn() as port:
+        with gunicorn() as (port, pid):
             # Warm up as the single-event bench does: each of the server's 8 threads opens its
             # database connection and creates its stage table on its first batch (about 3x slower).
             post_all("127.0.0.1", port, "/api/v1/lineage/batch", batches(bodies(size * 16, seed=21, org=org)),
                      key=key, clients=2)
+            ours_cpu = self.meter(gunicorn=lambda: children_of(pid), clients=lambda: [os.getpid()])
+            copy_cpu = self.meter(client=lambda: [os.getpid()])
             for i in range(self.repeat):
                 # New events each repetition: the same again would be duplicates.
                 events = bodies(self.n * 2, seed=22 + i, org=org)
-                result = post_all("127.0.0.1", port, "/api/v1/lineage/batch", batches(events), key=key, clients=2)
+                with ours_cpu:
+                    result = post_all("127.0.0.1", port, "/api/v1/lineage/batch", batches(events), key=key, clients=2)
                 if set(result.statuses) != {200}:
                     raise CommandError(f"batch answered {result.statuses}")
                 rates.append(len(events) / result.seconds)
-                copies.append(copy_rate(events))
+                with copy_cpu:
+                    copies.append(copy_rate(events))
         self.state["copy"] = copies
+        self.state["copy_cpu"] = copy_cpu.note(self.n * 2 * self.repeat)
         self.rows.append(Row(f"batch ingest ({size} events a request, 2 clients)", rates, "events/s", copies,
-                             "≥ 60% of COPY into jsonb", statistics.median(rates) >= 0.6 * statistics.median(copies)))
+                             "≥ 60% of COPY into jsonb", statistics.median(rates) >= 0.6 * statistics.median(copies),
+                             self.cpu_note(ours_cpu, copy_cpu, self.n * 2 * self.repeat)))
 
     def bench_normalize(self):
         """One worker drains a backlog: what the ingest benches stored plus a generated history
@@ -272,7 +360,9 @@ class Command(BaseCommand):
         copies = self.state.get("copy") or [copy_rate(bodies(5000, seed=33))]
         samples: list[tuple[int, float]] = []  # (events left, RSS MB)
         pending_rows = RawEvent.objects.filter(org_id__in=orgs, status=RawStatus.PENDING)
-        with celery_worker() as worker:
+        # Timed from the worker's launch, its start-up included (~1-2 s of CPU): a worker started
+        # later would find the backlog half drained by the tasks the ingest benches queued.
+        with celery_worker() as worker, self.meter(worker=lambda: [worker.pid]) as cpu:
             normalize_events.delay([])  # the generated backlog came in behind ingest's back
             t = time.perf_counter()
             left, counted = backlog, t
@@ -290,7 +380,9 @@ class Command(BaseCommand):
         rate = backlog / seconds
         self.rows.append(Row("normalization, one worker process", [rate], "events/s", copies,
                              "≥ 40% of COPY", rate >= 0.4 * statistics.median(copies),
-                             f"{backlog:,} events in {seconds:.0f} s (backlog built in {built:.0f} s)"))
+                             f"{backlog:,} events in {seconds:.0f} s (backlog built in {built:.0f} s); "
+                             f"{cpu.note(backlog)}" + (f"; reference: {self.state['copy_cpu']}"
+                                                       if self.state.get("copy_cpu") else "")))
         # Flat: what the worker holds once warm (a tenth of the way in) is what it holds at the end.
         rss = [mb for _, mb in samples if mb]
         warm = next((mb for left, mb in samples if mb and left <= backlog * 0.9), rss[0])
@@ -304,7 +396,7 @@ class Command(BaseCommand):
         rate = max(5.0, self.state.get("ingest_peak", 100) / 2)
         seconds = 3 if self.quick else 15
         events = bodies(int(rate * seconds), seed=44, org=org)
-        with gunicorn() as port, celery_worker():
+        with gunicorn() as (port, _), celery_worker():
             # Lag is measured from an empty queue: first let the worker drain what earlier benches left.
             deadline = time.monotonic() + 900
             while RawEvent.objects.filter(status=RawStatus.PENDING).exists() and time.monotonic() < deadline:
