@@ -57,8 +57,14 @@ def totally_ordered(qs: QuerySet) -> bool:
 
 
 def window(qs: QuerySet, start: int, stop: int) -> list:
-    """`list(qs[start:stop])`, the rows before `start` skipped by primary key alone."""
-    return list(qs.filter(pk__in=qs.values("pk")[start:stop]))
+    """`list(qs[start:stop])`, the rows before `start` skipped by primary key alone.
+
+    The window's keys are read first, then its rows by key: two statements, not one with the keys
+    as a subquery (`pk IN (SELECT ... OFFSET n LIMIT 25)`). PostgreSQL planned that one as a
+    semi join that ran the subquery again for every row of the organization whenever its
+    statistics predated the organization's rows (a tenant new since the last ANALYZE, estimated at
+    one row): a deep page of 60,000 datasets ran for minutes instead of ~30 ms."""
+    return list(qs.filter(pk__in=list(qs.values_list("pk", flat=True)[start:stop])))
 
 
 def searches_text(qs: QuerySet) -> bool:
