@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from catalog.analyze import refresh_statistics
 from ingest import pipeline, retention, scheduling, sealing
 from orgs.models import Organization
 
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
     acks_late=True,
 )
 def normalize_events(raw_event_ids: list[int]) -> int:
-    """Normalize these raw events and drain whatever else is pending, then extend the chain.
+    """Normalize these raw events and drain whatever else is pending, then extend the chain and
+    refresh the planner's statistics of catalog tables that changed much (catalog.analyze).
 
     The schedule flag is released first (see ingest.scheduling), so an event committed while this
     task runs either is claimed by it or schedules the next task. Events left pending by a final
@@ -28,6 +30,7 @@ def normalize_events(raw_event_ids: list[int]) -> int:
     done, more = pipeline.drain(raw_event_ids)
     if done:
         sealing.seal_all(wait=False)
+        refresh_statistics()
     if more and scheduling.claim_schedule():
         normalize_events.delay([])
     return done

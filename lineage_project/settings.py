@@ -224,6 +224,11 @@ LINEAGE_SWEEP_AFTER_SECONDS = env_int("LINEAGE_SWEEP_AFTER_SECONDS", 60, minimum
 # A raw event whose normalization failed this many times is parked for an operator.
 LINEAGE_MAX_ATTEMPTS = env_int("LINEAGE_MAX_ATTEMPTS", 3, minimum=1)
 LINEAGE_NORMALIZE_BATCH = env_int("LINEAGE_NORMALIZE_BATCH", 500, minimum=1)
+# After draining, the normalizer ANALYZEs each catalog table in which this many rows changed since
+# its last analysis, at most this often per table (catalog.analyze): a new tenant's rows are
+# known to the planner long before autovacuum's 10% of a large table would have them analyzed.
+LINEAGE_ANALYZE_AFTER_ROWS = env_int("LINEAGE_ANALYZE_AFTER_ROWS", 2000, minimum=1)
+LINEAGE_ANALYZE_EVERY_SECONDS = env_int("LINEAGE_ANALYZE_EVERY_SECONDS", 60, minimum=0)
 
 # Django itself must not refuse large lineage bodies before the ingest view can answer 413 with a
 # clear message; the ingest view reads the stream with its own limits.

@@ -27,14 +27,15 @@ WORKLOAD_COLUMNS = ["org", "cloud", "external_id", "kind", "name", "status", "ow
                     "updated_at", "attrs", "stamps"]
 
 
-def grow(org, n: int) -> None:
-    """n assets and n workloads of the organization, written as the normalizer writes new rows."""
+def grow(org, n: int, start: int = 0) -> None:
+    """n more assets and workloads of the organization (numbered from `start`), written as the
+    normalizer writes new rows."""
     now = timezone.now()
     Table(Asset).insert(ASSET_COLUMNS, [(org.pk, "s3://big", f"part-{i}", f"s3://big/part-{i}", "dataset", "Parquet",
-                                         "", now, now, {}, {}) for i in range(n)])
-    cloud, _ = create_cloud(org=org, name="main")
+                                         "", now, now, {}, {}) for i in range(start, start + n)])
+    cloud = org.clouds.first() or create_cloud(org=org, name="main")[0]
     Table(Workload).insert(WORKLOAD_COLUMNS, [(org.pk, cloud.pk, f"wl-{i}", "job", f"wl {i}", "", "", False, now, now, {}, {})
-                                              for i in range(n)])
+                                              for i in range(start, start + n)])
 
 
 def stale_statistics_then_grow(n: int):
@@ -105,3 +106,30 @@ def test_a_deep_page_costs_the_organizations_size_once_not_squared():
     # once. Planned as one statement with the keys as a subquery, the statistics' one-row guess
     # made a semi join that ran the subquery again for each of the 3,000 rows (3 million read).
     assert sum(rows_read(sql, params) for sql, params in statements) <= 2 * 3000 + 100
+
+
+@pytest.mark.django_db(transaction=True)  # committed rows: PostgreSQL counts changes at commit
+def test_tables_a_new_tenant_filled_are_analyzed_after_the_normalizer_drains():
+    from django.test import override_settings
+
+    from catalog.analyze import refresh_statistics
+
+    def estimated(org) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (FORMAT JSON) SELECT id FROM catalog_asset WHERE org_id = %s", [org.pk])
+            plan = cursor.fetchone()[0]
+        return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
+
+    org = stale_statistics_then_grow(3000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")  # this session's counts, now rather than in a second
+    assert estimated(org) < 100  # planned blind
+    with override_settings(LINEAGE_ANALYZE_AFTER_ROWS=1000, LINEAGE_ANALYZE_EVERY_SECONDS=0):
+        assert {"catalog_asset", "catalog_workload"} <= set(refresh_statistics())
+        assert 2000 < estimated(org) < 4000
+        assert refresh_statistics() == []  # nothing changed since
+    with override_settings(LINEAGE_ANALYZE_AFTER_ROWS=1000, LINEAGE_ANALYZE_EVERY_SECONDS=3600):
+        grow(org, 1500, start=3000)  # due by count, not yet by time
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+        assert refresh_statistics() == []
