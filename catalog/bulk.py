@@ -137,10 +137,12 @@ class Table:
             # One array per key column: a statement of fixed text, which psycopg need not parse
             # anew for every batch size (thousands of placeholders cost more than the query).
             # The keys drive the join: each probes the scope's unique index (the LATERAL subquery
-            # cannot be flattened and reordered, OFFSET 0), whatever the statistics say of the
-            # scope. As `key IN (SELECT unnest(...))`, an organization newer than the table's last
-            # ANALYZE was estimated at one row and read whole once per key, so each batch cost
-            # more than the last (39 ms for 250 keys at 1,250 rows, and growing).
+            # cannot be flattened and reordered, OFFSET 0), and the scope's values are InitPlan
+            # parameters, `(SELECT %s)`, estimated as the column's average rather than as what the
+            # statistics say of that very value. As `key IN (SELECT unnest(...))`, an organization
+            # newer than the table's last ANALYZE was estimated at one row and read whole once per
+            # key, so each batch cost more than the last (39 ms for 250 keys at 1,250 rows, and
+            # growing); probing with a literal organization picked another of its indexes.
             arrays = ", ".join(f"%s::{self.field(k).db_type(connection)}[]" for k in key_fields)
             names = ", ".join(f"k{i}" for i in range(len(key_fields)))
             match = " AND ".join(f"t.{self.column(k)} = k.k{i}" for i, k in enumerate(key_fields))
