@@ -93,18 +93,17 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
-    """CPU seconds (user + system, all threads) each process and its ended children have used so
-    far; Linux /proc. A PostgreSQL backend that ends is counted in the server's children's time."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system, all threads) these processes and their ended children have used
+    so far; Linux /proc. A PostgreSQL backend that ends is counted in the server's children's time."""
+    total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        out[pid] = sum(int(f) for f in fields[11:15]) / tick
-    return out
+        total += sum(int(f) for f in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _processes(match) -> list[int]:
@@ -142,13 +141,13 @@ class CpuMeter:
         self.used: dict[str, float] = {}
 
     def __enter__(self) -> CpuMeter:
-        self._start = {name: _cpu_by_pid(pids()) for name, pids in self.groups.items()}
+        self._start = {name: _cpu_seconds(pids()) for name, pids in self.groups.items()}
         return self
 
     def __exit__(self, *exc) -> None:
         for name, pids in self.groups.items():
             # A process that ended meanwhile is in its parent's children's time now, whole.
-            self.used[name] = self.used.get(name, 0.0) + sum(_cpu_by_pid(pids()).values()) - sum(self._start[name].values())
+            self.used[name] = self.used.get(name, 0.0) + _cpu_seconds(pids()) - self._start[name]
 
     def note(self, events: int) -> str:
         if not events or not any(self.used.values()):
