@@ -30,7 +30,10 @@ def normalize_events(raw_event_ids: list[int]) -> int:
     done, more = pipeline.drain(raw_event_ids)
     if done:
         sealing.seal_all(wait=False)
-        refresh_statistics()
+        if not normalize_events.request.is_eager:
+            # A worker's job: run eagerly (no broker), this is inside the ingest request, which
+            # must not wait for an ANALYZE (seconds on a large catalog).
+            refresh_statistics()
     if more and scheduling.claim_schedule():
         normalize_events.delay([])
     return done

@@ -130,3 +130,15 @@ def test_tables_a_new_tenant_filled_are_analyzed_after_the_normalizer_drains():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_stat_force_next_flush()")
         assert refresh_statistics() == []
+
+
+@pytest.mark.eager
+def test_normalizing_eagerly_inside_a_request_leaves_analyzing_to_workers(tenant):
+    from ingest.tasks import normalize_events
+    from tests.events import at, dataset, run_event
+    from tests.ingest.test_pipeline import store_pending
+
+    ids = store_pending(tenant, [run_event("COMPLETE", "r", time=at(0), outputs=[dataset("s3://b", "k")])])
+    done, statements = captured(lambda: normalize_events.apply(args=[ids]).get())
+    assert done == 1
+    assert not [sql for sql, _ in statements if "pg_stat_user_tables" in sql or sql.startswith("ANALYZE")]
