@@ -8,8 +8,8 @@ filtered by "reads this dataset" ran for over a minute at 60,000 rows). The list
 normalizer avoid the plans found so far (catalog.pagination.window, catalog.bulk.Table.select);
 `refresh_statistics()` shortens the time any plan is made blind: it ANALYZEs each catalog table in which
 `LINEAGE_ANALYZE_AFTER_ROWS` rows changed since its last analysis (by anyone, as PostgreSQL counts
-them for autovacuum), at most once every `LINEAGE_ANALYZE_EVERY_SECONDS` per table. The normalizer
-calls it after each drain, so a tenant loading its history is known within a minute or so.
+them for autovacuum), at most once every `LINEAGE_ANALYZE_EVERY_SECONDS` per table. A worker's normalize
+task calls it after each drain (not one run eagerly inside a request), so a tenant loading its history is known within a minute or so.
 """
 
 from __future__ import annotations
