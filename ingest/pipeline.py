@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from catalog.bulk import loads_json
@@ -43,18 +43,28 @@ def normalize_raw_events(raw_ids: Iterable[int]) -> int:
 
 
 _CLAIMED = ("id", "org_id", "cloud_id", "content_hash", "body", "attempts", "chain_seq", "chain_hash")
+Claimed = namedtuple("Claimed", _CLAIMED)
 
 
-def _claim(ids: list[int], room: int, *, fill: bool) -> list:
+def _claim(ids: list[int], room: int, *, fill: bool) -> list[Claimed]:
     """Lock the given pending rows and, with `fill`, complete the batch up to `room` with the
     oldest other pending rows. Rows another worker holds are skipped (it will finish them); a
     worker that dies rolls back and leaves its rows pending. Rows come as named tuples of what
-    normalization needs."""
+    normalization needs.
+
+    On PostgreSQL, `ingest_claim_pending` (migration ingest 0007) does the same with plans that read
+    only the rows it claims, however many are pending and whatever the statistics say of them."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # The column names are ours; the values are parameters.
+            cursor.execute(f"SELECT {', '.join(_CLAIMED)} FROM ingest_claim_pending(%s::bigint[], %s::integer)",  # noqa: S608
+                           [ids, room if fill else None])
+            return [Claimed(*row) for row in cursor.fetchall()]
     pending = RawEvent.objects.select_for_update(skip_locked=True).filter(status=RawStatus.PENDING)
-    raws = list(pending.filter(id__in=ids).order_by("id").values_list(*_CLAIMED, named=True)) if ids else []
+    raws = [Claimed(*row) for row in pending.filter(id__in=ids).order_by("id").values_list(*_CLAIMED)] if ids else []
     if fill and len(raws) < room:
-        raws += list(pending.exclude(id__in=[r.id for r in raws]).order_by("id")
-                     .values_list(*_CLAIMED, named=True)[: room - len(raws)])
+        raws += [Claimed(*row) for row in pending.exclude(id__in=[r.id for r in raws]).order_by("id")
+                 .values_list(*_CLAIMED)[: room - len(raws)]]
     return raws
 
 
