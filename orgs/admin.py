@@ -8,7 +8,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.html import format_html
-from rest_framework.authtoken.models import TokenProxy
 
 from orgs.models import AuditEntry, Membership, Organization
 from orgs.permissions import Action, authorize, request_id_of
@@ -94,10 +93,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
-
-
-
-# DRF registers its tokens in the admin, where staff would read every user's token in clear and
-# mint tokens for others unaudited. Users create and revoke their own on /account/token/ (audited).
-admin.site.unregister(TokenProxy)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
-from orgs.models import AuditEntry, Membership, Organization, Role
+from clouds.keys import hash_key
+from orgs.models import ApiToken, AuditEntry, Membership, Organization, Role
 
 SYSTEM_ACTOR = "system"
 
@@ -172,26 +173,33 @@ def remove_member(*, membership: Membership, actor, request_id: str = "") -> Non
                request_id=request_id)
 
 
+def new_api_token() -> tuple[str, str]:
+    """Return (token, prefix): `lt_<8 hex>_<32 random characters>`, recognisable (as ingest keys,
+    `lk_...`, are) by people and secret scanners."""
+    prefix = secrets.token_hex(4)
+    return f"lt_{prefix}_{secrets.token_urlsafe(24)}", f"lt_{prefix}"
+
+
 def create_api_token(*, user, request_id: str = "") -> str:
-    """Create the user's personal API token (DRF TokenAuthentication) and return it, once."""
+    """Create the user's personal API token and return it, once: only its hash is stored."""
+    token, prefix = new_api_token()
     with transaction.atomic():
-        if Token.objects.filter(user=user).exists():
+        if ApiToken.objects.select_for_update().filter(user=user).exists():
             raise GovernanceError("You already have an API token; revoke it first to create a new one.")
-        token = Token.objects.create(user=user)
+        ApiToken.objects.create(user=user, prefix=prefix, token_hash=hash_key(token))
         record(org=None, actor=user, action="api_token.create", target_type="user", target_id=user.pk,
-               target_label=user.get_username(), after={"prefix": token.key[:6]}, request_id=request_id)
-    return token.key
+               target_label=user.get_username(), after={"prefix": prefix}, request_id=request_id)
+    return token
 
 
 def revoke_api_token(*, user, request_id: str = "") -> bool:
     with transaction.atomic():
-        token = Token.objects.filter(user=user).first()
+        token = ApiToken.objects.select_for_update().filter(user=user).first()
         if token is None:
             return False
-        prefix = token.key[:6]
         token.delete()
         record(org=None, actor=user, action="api_token.revoke", target_type="user", target_id=user.pk,
-               target_label=user.get_username(), before={"prefix": prefix}, request_id=request_id)
+               target_label=user.get_username(), before={"prefix": token.prefix}, request_id=request_id)
     return True
 
 

@@ -11,12 +11,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from rest_framework.authtoken.models import Token
 
 from clouds.models import Cloud
 from orgs.filters import AuditEntryFilterSet, OrganizationFilterSet
 from orgs.forms import AddMemberForm, RoleForm, SwitchForm
-from orgs.models import AuditEntry, Membership, Organization
+from orgs.models import ApiToken, AuditEntry, Membership, Organization
 from orgs.pages import PER_PAGE_CHOICES, forbidden, org_view, paginate, redirect_back
 from orgs.permissions import Action, Grants, authorize, get_in_org_or_404, request_id_of
 from orgs.services import (
@@ -181,9 +180,9 @@ def api_token(request: HttpRequest) -> HttpResponse:
             if revoke_api_token(user=request.user, request_id=request_id_of(request)):
                 messages.success(request, "Your API token was revoked; scripts using it are refused from now on.")
             return redirect("orgs-site:api_token")
-    token = Token.objects.filter(user=request.user).first()
-    context["token_created"] = token.created if token else None
-    context["token_prefix"] = token.key[:6] if token else ""
+    token = ApiToken.objects.filter(user=request.user).first()
+    context["token_created"] = token.created_at if token else None
+    context["token_prefix"] = token.prefix if token else ""
     response = render(request, "orgs/api_token.html", context)
     if "new_token" in context:
         response["Cache-Control"] = "no-store"  # the page holds the secret: no back/forward or proxy copy

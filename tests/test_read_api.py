@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from catalog.models import Asset, Run, Workload
+from orgs.services import create_api_token
 from tests.conftest import post_event
 from tests.events import at, dataset, model, run_event, workload
 
@@ -58,8 +58,8 @@ def test_anonymous_is_refused(catalog, endpoint):
 
 
 def test_token_auth_for_scripts(catalog, cast):
-    token = Token.objects.create(user=cast["auditor"])
-    r = Client().get("/api/v1/o/acme/models/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = create_api_token(user=cast["auditor"])
+    r = Client().get("/api/v1/o/acme/models/", HTTP_AUTHORIZATION=f"Token {token}")
     assert r.status_code == 200 and r.json()["results"][0]["kind"] == "model"
 
 
