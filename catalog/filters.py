@@ -13,7 +13,9 @@ from datetime import date, datetime, time, timedelta
 import django_filters as filters
 from django import forms
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import F, Func, Model, QuerySet, TextField
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -90,6 +92,31 @@ class CreatedFilter(filters.Filter):
         return qs.filter(**{f"{self.field_name}__{self.lookup_expr}": value})
 
 
+class _ScopeKey(Func):
+    """`(org_id)::text || ':' || (kind)::text`: columns as text, joined by colons, written as
+    migration 0018 writes its index expressions (PostgreSQL matches an expression by its form)."""
+
+    arg_joiner = " || ':' || "
+    template = "(%(expressions)s)"
+    output_field = TextField()
+
+    def __init__(self, columns: tuple[str, ...]):
+        super().__init__(*[Func(F(c), template="(%(expressions)s)::text", output_field=TextField()) for c in columns])
+
+
+def search_scope(queryset: QuerySet, columns: tuple[str, ...]) -> tuple[_ScopeKey, str] | None:
+    """The scope key expression of a search of `queryset` and its value, read from the queryset's
+    own equality conditions on `columns` (in_org's organization, the list's kind); None elsewhere
+    than on PostgreSQL or if a column is not fixed by one."""
+    if connection.vendor != "postgresql":
+        return None
+    fixed = {c.lhs.target.column: c.rhs for c in queryset.query.where.children
+             if isinstance(c, Exact) and isinstance(c.lhs, Col) and isinstance(c.rhs, int | str)}
+    if not all(c in fixed for c in columns):
+        return None
+    return _ScopeKey(columns), ":".join(str(fixed[c]) for c in columns)
+
+
 class CatalogFilterSet(filters.FilterSet):
     """What every catalog list filters on: creator (an email or `me`), cloud, project, created range."""
 
@@ -104,6 +131,9 @@ class CatalogFilterSet(filters.FilterSet):
     sort = filters.ChoiceFilter(choices=SORTS, method="sort_by", label="Sort", empty_label="Newest first")
 
     creator_field = "created_by"
+    # What a search's scope key is made of (migration 0018's index expressions): assets by
+    # organization and kind, every asset list being of one kind.
+    scope_columns: tuple[str, ...] = ("org_id", "kind")
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None, org: Organization | None = None):
         super().__init__(data, queryset, request=request, prefix=prefix)
@@ -123,6 +153,14 @@ class CatalogFilterSet(filters.FilterSet):
         # iexact compiles to UPPER(col) = UPPER(%s); the models index UPPER(col) for it.
         return queryset.filter(**{f"{self.creator_field}__iexact": value.strip()})
 
+    def by_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """`q`: a case-insensitive substring of the filter's field (`name`, its field_name), and on
+        PostgreSQL the search's scope key, so that the search index reads this organization's
+        matches only (catalog migration 0018)."""
+        queryset = queryset.filter(**{f"{name}__icontains": value})
+        scope = search_scope(queryset, self.scope_columns)
+        return queryset if scope is None else queryset.alias(search_scope=scope[0]).filter(search_scope=scope[1])
+
     def sort_by(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # A unique tie-breaker keeps pages stable when many rows share a name or a time.
         tie = "-id" if value.startswith("-") else "id"
@@ -132,7 +170,7 @@ class CatalogFilterSet(filters.FilterSet):
 class AssetFilterSet(CatalogFilterSet):
     """Datasets and models."""
 
-    q = filters.CharFilter(field_name="uri", lookup_expr="icontains", label="Name or URI contains")
+    q = filters.CharFilter(field_name="uri", method="by_text", label="Name or URI contains")
     type = filters.CharFilter(field_name="dataset_type", lookup_expr="iexact", label="Type")
     read_by = filters.NumberFilter(method="by_workload_edge", label="Read by workload (id)")
     written_by = filters.NumberFilter(method="by_workload_edge", label="Written by workload (id)")
@@ -149,13 +187,14 @@ class AssetFilterSet(CatalogFilterSet):
 
 
 class WorkloadFilterSet(CatalogFilterSet):
-    q = filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+    q = filters.CharFilter(field_name="name", method="by_text", label="Name contains")
     type = filters.ChoiceFilter(field_name="kind", choices=WorkloadKind.choices, label="Type", empty_label="Any type")
     status = filters.CharFilter(field_name="status", lookup_expr="iexact", label="Status")
     reads = filters.NumberFilter(method="by_asset_edge", label="Reads asset (id)")
     writes = filters.NumberFilter(method="by_asset_edge", label="Writes asset (id)")
 
     creator_field = "owner_email"
+    scope_columns = ("org_id",)
 
     class Meta:
         model = Workload
