@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from clouds.keys import hash_key
 from orgs.models import ApiToken, AuditEntry, Membership, Organization, Role
@@ -184,9 +184,11 @@ def create_api_token(*, user, request_id: str = "") -> str:
     """Create the user's personal API token and return it, once: only its hash is stored."""
     token, prefix = new_api_token()
     with transaction.atomic():
-        if ApiToken.objects.select_for_update().filter(user=user).exists():
-            raise GovernanceError("You already have an API token; revoke it first to create a new one.")
-        ApiToken.objects.create(user=user, prefix=prefix, token_hash=hash_key(token))
+        try:
+            with transaction.atomic():  # one token per user is the table's own constraint, races included
+                ApiToken.objects.create(user=user, prefix=prefix, token_hash=hash_key(token))
+        except IntegrityError:
+            raise GovernanceError("You already have an API token; revoke it first to create a new one.") from None
         record(org=None, actor=user, action="api_token.create", target_type="user", target_id=user.pk,
                target_label=user.get_username(), after={"prefix": prefix}, request_id=request_id)
     return token
