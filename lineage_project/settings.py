@@ -159,8 +159,11 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # The token scheme first: DRF answers a request without valid credentials with the first
+        # scheme's WWW-Authenticate challenge, so 401 `Token` rather than a 403 that reads like a
+        # missing permission. A request with neither header nor session still reaches the session.
         "orgs.auth.PersonalTokenAuthentication",  # hashed tokens (orgs.models.ApiToken)
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
