@@ -14,10 +14,11 @@ import secrets
 KEY_RE = re.compile(r"^lk_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{32})$")
 
 
-def new_key() -> tuple[str, str]:
-    """Return (key, prefix)."""
+def new_key(scheme: str = "lk") -> tuple[str, str]:
+    """Return (key, prefix): `<scheme>_<prefix>_<secret>`, `lk` for ingest keys, `lt` for personal
+    API tokens (orgs.services), recognisable by people and secret scanners."""
     prefix = secrets.token_hex(4)
-    return f"lk_{prefix}_{secrets.token_urlsafe(24)}", prefix
+    return f"{scheme}_{prefix}_{secrets.token_urlsafe(24)}", prefix
 
 
 def hash_key(key: str) -> str:

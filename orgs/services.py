@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from clouds.keys import hash_key
+from clouds.keys import hash_key, new_key
 from orgs.models import ApiToken, AuditEntry, Membership, Organization, Role
 
 SYSTEM_ACTOR = "system"
@@ -173,16 +172,10 @@ def remove_member(*, membership: Membership, actor, request_id: str = "") -> Non
                request_id=request_id)
 
 
-def new_api_token() -> tuple[str, str]:
-    """Return (token, prefix): `lt_<8 hex>_<32 random characters>`, recognisable (as ingest keys,
-    `lk_...`, are) by people and secret scanners."""
-    prefix = secrets.token_hex(4)
-    return f"lt_{prefix}_{secrets.token_urlsafe(24)}", f"lt_{prefix}"
-
-
 def create_api_token(*, user, request_id: str = "") -> str:
     """Create the user's personal API token and return it, once: only its hash is stored."""
-    token, prefix = new_api_token()
+    token, prefix = new_key("lt")
+    prefix = f"lt_{prefix}"
     with transaction.atomic():
         try:
             with transaction.atomic():  # one token per user is the table's own constraint, races included
