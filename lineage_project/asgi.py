@@ -4,5 +4,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from lineage_project.statements import limit_web_statements
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lineage_project.settings")
 application = get_asgi_application()
+
+# Only the web server loads this module: its statements are bounded, workers' are not.
+limit_web_statements()

@@ -4,8 +4,12 @@ import logging
 import re
 import uuid
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from lineage_project.statements import is_statement_timeout
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +31,11 @@ class RequestIdMiddleware:
 
 
 class DatabaseUnavailableMiddleware:
-    """Answer 503 with Retry-After when the database cannot be reached, instead of a 500.
+    """Answer 503 instead of a 500 when the database cannot serve the request: unreachable (with
+    Retry-After), or a statement cancelled by the web statement timeout (lineage_project.statements).
 
     Clients (the OpenLineage client among them) retry 503s and honour Retry-After, so an event
-    sent while PostgreSQL restarts lands once it is back.
+    sent while PostgreSQL restarts lands once it is back. Pages get the same answer as a page.
     """
 
     retry_after_seconds = 2
@@ -42,12 +47,24 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, OperationalError | InterfaceError):
-            log.warning("database unavailable: %s", exception)
-            response = JsonResponse(
-                {"error": "service_unavailable", "detail": "The database is unavailable; retry shortly."},
-                status=503,
-            )
-            response["Retry-After"] = str(self.retry_after_seconds)
-            return response
-        return None
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        if is_statement_timeout(exception):
+            seconds = settings.LINEAGE_WEB_STATEMENT_TIMEOUT_MS / 1000
+            log.warning("statement cancelled after %gs on %s %s: %s", seconds, request.method, request.path, exception)
+            return _unavailable(
+                request, "statement_timeout",
+                f"The database needed more than {seconds:g} s for this request and it was stopped. Narrow it "
+                "(fewer filters matched, a smaller depth or range) or try again later; if it keeps happening, "
+                f"give your administrator the request id {getattr(request, 'request_id', '')}.")
+        log.warning("database unavailable: %s", exception)
+        response = _unavailable(request, "service_unavailable", "The database is unavailable; retry shortly.")
+        response["Retry-After"] = str(self.retry_after_seconds)
+        return response
+
+
+def _unavailable(request, error: str, detail: str) -> HttpResponse:
+    if request.path.startswith("/api/") or "text/html" not in request.headers.get("Accept", ""):
+        return JsonResponse({"error": error, "detail": detail}, status=503)
+    # Rendered without the request: its context processors would ask the database for the user.
+    return HttpResponse(render_to_string("503.html", {"detail": detail}), status=503)

@@ -111,6 +111,11 @@ else:
     # be pointed at it.
     DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "test_lineage")}
 
+# A web request's SQL statement is cancelled after this long (PostgreSQL statement_timeout; 0 for
+# none), under gunicorn's default 30 s worker timeout so the request can still answer 503 saying
+# so. Only the web server applies it (lineage_project.statements); workers and commands do not.
+LINEAGE_WEB_STATEMENT_TIMEOUT_MS = env_int("LINEAGE_WEB_STATEMENT_TIMEOUT_MS", 20_000, minimum=0)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

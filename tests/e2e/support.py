@@ -166,6 +166,19 @@ def start_gunicorn(*, port: int, database_url: str, broker_url: str, log_path: P
                                                **env), log_path=log_path)
 
 
+def wait_until_serving(base: str, server: Proc) -> None:
+    """Wait for the application at `base` to answer /healthz (gunicorn started, app loaded)."""
+    import requests
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{base}/healthz", timeout=5).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(healthy, timeout=60, message=lambda: f"gunicorn to serve /healthz:\n{server.log()}")
+
+
 class RedisServer:
     """Our own redis-server on a port of our own, without persistence (a restart loses the queue)."""
 

@@ -36,7 +36,7 @@ from tests.e2e.support import (
     ol_client,
     start_gunicorn,
     subprocess_database_url,
-    wait_until,
+    wait_until_serving,
 )
 
 pytestmark = pytest.mark.services
@@ -90,13 +90,7 @@ def test_ingest_answers_503_while_the_database_is_down_and_the_client_recovers(p
                                           broker_url=redis_server.url, log_path=tmp_path / "gunicorn.log",
                                           access_log=access_log, DATABASE_CONN_MAX_AGE=conn_max_age))
 
-    def healthy() -> bool:
-        try:
-            return requests.get(f"{base}/healthz", timeout=5).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_until(healthy, timeout=60, message=lambda: f"gunicorn to serve /healthz:\n{server.log()}")
+    wait_until_serving(base, server)
 
     # 1. Database reachable: stored.
     first = _event(org.slug, "first", now=now)
@@ -120,6 +114,11 @@ def test_ingest_answers_503_while_the_database_is_down_and_the_client_recovers(p
     batch = requests.post(f"{base}/api/v1/lineage/batch", data=f"[{Serde.to_json(lost)}]", timeout=30,
                           headers={"Content-Type": "application/json", "Authorization": f"Bearer {tenant.key}"})
     assert batch.status_code == 503 and batch.headers.get("Retry-After", "").isdigit(), (batch.status_code, batch.text[:500])
+    # A page (its session is read from the database) says so as a page.
+    page = requests.get(f"{base}/o/{org.slug}/datasets/", headers={"Accept": "text/html"}, timeout=30,
+                        cookies={"sessionid": "a" * 32})
+    assert page.status_code == 503 and page.headers["Content-Type"].startswith("text/html"), (page.status_code, page.text[:500])
+    assert "The database is unavailable; retry shortly." in page.text
 
     # 3. The official client, default retry policy, emits while the database is down; the
     #    database comes back while it waits as Retry-After says.

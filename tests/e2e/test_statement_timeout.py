@@ -1,0 +1,146 @@
+"""A web request's statement that runs too long is cancelled by PostgreSQL and the request says
+so with a 503, on the API and on pages; the connection serves the next request; exports, which
+read whole tables, are not cut.
+
+The application runs as gunicorn in a subprocess (the web server is what applies the limit,
+lineage_project.statements) with LINEAGE_WEB_STATEMENT_TIMEOUT_MS=1000. A statement is made to run
+long the way a production one would wait: another session holds a lock on the table it reads.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+import time
+import zipfile
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+import requests
+from django.db import connection
+from django.test import override_settings
+
+from orgs.models import Role
+from orgs.services import create_api_token, ensure_user, set_membership
+from tests.conftest import make_tenant
+from tests.e2e.support import PG_HOST, PG_PORT, free_port, start_gunicorn, wait_until_serving
+
+pytestmark = pytest.mark.services
+
+TIMEOUT_MS = 1000
+PASSWORD = "pw-not-secret-123"
+
+
+@contextmanager
+def table_locked(table: str, *, release_after: float | None = None):
+    """Hold an ACCESS EXCLUSIVE lock on `table` from another session (until the block ends, or
+    for `release_after` seconds); every statement that reads the table waits for it."""
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=connection.settings_dict["USER"] or "postgres",
+                         dbname=connection.settings_dict["NAME"]) as locker:
+        locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        timer = threading.Timer(release_after, locker.rollback) if release_after else None
+        if timer:
+            timer.start()
+        try:
+            yield
+        finally:
+            if timer:
+                timer.join()
+            else:
+                locker.rollback()
+
+
+def _waiting_on_locks() -> int:
+    """Sessions of the test database waiting for a lock (a cancelled statement no longer is)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def server(processes, tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = processes.add(start_gunicorn(
+        port=port, database_url=f"postgres://{connection.settings_dict['USER'] or 'postgres'}@{PG_HOST}:{PG_PORT}/"
+        f"{connection.settings_dict['NAME']}", broker_url="", log_path=tmp_path / "gunicorn.log",
+        access_log=tmp_path / "access.log", LINEAGE_WEB_STATEMENT_TIMEOUT_MS=str(TIMEOUT_MS)))
+
+    wait_until_serving(base, proc)
+    return base
+
+
+def _signed_in(base: str, user) -> requests.Session:
+    # The tests hash passwords with MD5 for speed; the server only knows its own hashers.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
+        user.set_password(PASSWORD)
+        user.save(update_fields=["password"])
+    session = requests.Session()
+    session.get(f"{base}/accounts/login/", timeout=10)
+    response = session.post(f"{base}/accounts/login/", timeout=10, allow_redirects=False, headers={"Referer": base},
+                            data={"username": user.email, "password": PASSWORD,
+                                  "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    assert response.status_code == 302, response.text[:500]
+    return session
+
+
+def test_a_statement_past_the_web_limit_is_cancelled_and_answered_503(server):
+    tenant = make_tenant("slowdb")
+    user, _ = ensure_user(email="member@slowdb.test", password=PASSWORD)
+    set_membership(org=tenant.org, user=user, role=Role.MEMBER)
+    token = create_api_token(user=user)
+    api = f"{server}/api/v1/o/slowdb/datasets/"
+    auth = {"Authorization": f"Token {token}"}
+    assert requests.get(api, headers=auth, timeout=10).status_code == 200
+    page = _signed_in(server, user)
+
+    with table_locked("catalog_asset"):
+        started = time.monotonic()
+        response = requests.get(api, headers=auth, timeout=30)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503, response.text[:1000]
+        body = response.json()
+        assert body["error"] == "statement_timeout"
+        assert "more than 1 s" in body["detail"] and "Narrow it" in body["detail"]
+        # Cancelled at the limit, not when gunicorn's worker timeout (30 s) gave up on it.
+        assert TIMEOUT_MS / 1000 <= elapsed < 10, elapsed
+        # PostgreSQL stopped the statement: nothing of the server's waits on the lock any more.
+        assert _waiting_on_locks() == 0
+
+        html = page.get(f"{server}/o/slowdb/datasets/", headers={"Accept": "text/html"}, timeout=30)
+        assert html.status_code == 503
+        assert html.headers["Content-Type"].startswith("text/html")
+        assert "This page is unavailable right now" in html.text and "more than 1 s" in html.text
+
+    # The same (persistent) connections serve the next requests.
+    assert requests.get(api, headers=auth, timeout=10).status_code == 200
+    assert page.get(f"{server}/o/slowdb/datasets/", timeout=10).status_code == 200
+
+
+def test_an_export_waits_past_the_web_limit_and_completes(server):
+    tenant = make_tenant("slowexport")
+    auditor, _ = ensure_user(email="auditor@slowexport.test", password=PASSWORD)
+    set_membership(org=tenant.org, user=auditor, role=Role.AUDITOR)
+    token = create_api_token(user=auditor)
+
+    # The export's lineage statement waits 2.5 s for the lock, more than twice the limit.
+    with table_locked("catalog_runasset", release_after=2.5):
+        started = time.monotonic()
+        response = requests.post(f"{server}/api/v1/o/slowexport/exports/", json={"kind": "lineage"},
+                                 headers={"Authorization": f"Token {token}"}, timeout=60)
+        body = response.content
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200, body[:1000]
+    assert elapsed >= 2.0, elapsed
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        names = zf.namelist()
+        assert "manifest.json" in names and any(re.match(r"lineage", n) for n in names), names
+
+    # The export's connection got its limit back: the next request on it is limited again.
+    with table_locked("catalog_asset"):
+        response = requests.get(f"{server}/api/v1/o/slowexport/datasets/", headers={"Authorization": f"Token {token}"},
+                                timeout=30)
+        assert response.status_code == 503 and response.json()["error"] == "statement_timeout"
