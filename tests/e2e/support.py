@@ -154,14 +154,15 @@ def start_worker(*, broker_url: str, database_url: str, log_path: Path, name: st
 
 
 def start_gunicorn(*, port: int, database_url: str, broker_url: str, log_path: Path, access_log: Path,
-                   **env: str) -> Proc:
-    """The application as production runs it: gunicorn, one sync worker. The access log has one
-    line per response: `<status> <method> <path> <seconds>`."""
-    argv = [str(VENV_BIN / "gunicorn"), "lineage_project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1",
-            "--timeout", "30", "--graceful-timeout", "5", "--access-logfile", str(access_log),
+                   args: tuple[str, ...] = (), **env: str) -> Proc:
+    """The application as production runs it: gunicorn with the repository's gunicorn.conf.py, but
+    one worker with one thread, so that consecutive requests share a database connection. The
+    access log has one line per response: `<status> <method> <path> <seconds>`. `args` override."""
+    argv = [str(VENV_BIN / "gunicorn"), "-c", str(REPO / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
+            "-w", "1", "--threads", "1", "--graceful-timeout", "5", "--access-logfile", str(access_log),
             "--access-logformat", "%(s)s %(m)s %(U)s %(L)s", "--error-logfile", "-",
             # gunicorn 27 otherwise binds ~/.gunicorn/gunicorn.ctl, shared by every gunicorn of the user
-            "--no-control-socket"]
+            "--no-control-socket", *args]
     return Proc("gunicorn", argv, env=base_env(DATABASE_URL=database_url, CELERY_BROKER_URL=broker_url, REDIS_URL=None,
                                                **env), log_path=log_path)
 

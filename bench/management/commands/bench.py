@@ -157,10 +157,11 @@ class CpuMeter:
 
 @contextmanager
 def gunicorn(workers: int = 2, threads: int = 4):
-    """The application behind a production server (gthread: keep-alive, persistent DB connections)."""
+    """The application as production serves it (gunicorn.conf.py: gthread workers, keep-alive,
+    persistent DB connections), with the bench's own worker and thread counts."""
     port = _free_port()
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "lineage_project.wsgi", "-k", "gthread", "-w", str(workers),
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers),
          "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning"],
         cwd=ROOT, env=_child_env(LINEAGE_BENCH_VIEWS="1"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
