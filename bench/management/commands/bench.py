@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import socket
 import statistics
 import subprocess
@@ -155,14 +156,21 @@ class CpuMeter:
         return ", ".join(f"{name} {1e6 * cpu / events:,.0f}" for name, cpu in self.used.items()) + " µs CPU/event"
 
 
+def server_shape() -> str:
+    """`<workers>x<threads>` of the production configuration on this machine (gunicorn.conf.py)."""
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return f"{conf['workers']}x{conf['threads']}"
+
+
 @contextmanager
-def gunicorn(workers: int = 2, threads: int = 4):
+def gunicorn(workers: int | None = None, threads: int | None = None):
     """The application as production serves it (gunicorn.conf.py: gthread workers, keep-alive,
-    persistent DB connections), with the bench's own worker and thread counts."""
+    persistent DB connections; its worker and thread counts unless given)."""
     port = _free_port()
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers),
-         "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning"],
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
+         *(["-w", str(workers)] if workers else []), *(["--threads", str(threads)] if threads else []),
+         "-b", f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning"],
         cwd=ROOT, env=_child_env(LINEAGE_BENCH_VIEWS="1"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
@@ -309,7 +317,7 @@ class Command(BaseCommand):
                     ref.append(post_all("127.0.0.1", port, "/bench/reference-insert", chunk, clients=self.clients).rate)
         self.state["ingest_peak"] = statistics.median(ours)
         self.state["ingested"] = total + 100
-        self.rows.append(Row(f"single-event ingest, {self.clients} clients, gunicorn 2x4", ours, "events/s", ref,
+        self.rows.append(Row(f"single-event ingest, {self.clients} clients, gunicorn {server_shape()}", ours, "events/s", ref,
                              "≥ 70% of a bare DRF INSERT view", statistics.median(ours) >= 0.7 * statistics.median(ref),
                              self.cpu_note(ours_cpu, ref_cpu, total)))
 
@@ -341,7 +349,7 @@ class Command(BaseCommand):
                     copies.append(copy_rate(events))
         self.state["copy"] = copies
         self.state["copy_cpu"] = copy_cpu.note(self.n * 2 * self.repeat)
-        self.rows.append(Row(f"batch ingest ({size} events a request, 2 clients)", rates, "events/s", copies,
+        self.rows.append(Row(f"batch ingest ({size} events a request, 2 clients, gunicorn {server_shape()})", rates, "events/s", copies,
                              "≥ 60% of COPY into jsonb", statistics.median(rates) >= 0.6 * statistics.median(copies),
                              self.cpu_note(ours_cpu, copy_cpu, self.n * 2 * self.repeat)))
 
