@@ -16,7 +16,9 @@ import os
 
 wsgi_app = "lineage_project.wsgi"
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1)))
+# One process per core runs Python in parallel; threads cover the time requests wait on the
+# database. Each thread holds a connection: 16 cores make 64, within PostgreSQL's default 100.
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, os.cpu_count() or 1)))
 threads = int(os.environ.get("WEB_THREADS", 4))
 timeout = 30  # a worker whose main loop is stuck this long is restarted
 graceful_timeout = 30
