@@ -96,13 +96,13 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _canonical_plain(obj: Any) -> str:
-    """canonical_json, byte for byte, for values without floats (orjson writes some floats in
+def _canonical_plain(obj: Any) -> bytes:
+    """canonical_json's UTF-8 bytes, byte for byte, for values without floats (orjson writes some floats in
     another notation: 1e-05 against 1e-5), integers within 64 bits and strings without lone
     surrogates, which is what decode_plain returns. Keys sort alike: by code point in Python, by
     UTF-8 bytes in orjson, which is the same order. tests/ingest/test_contract_fast_path.py holds
     both writers to that."""
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
 
 # A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float where
@@ -128,7 +128,7 @@ def decode_plain(body: bytes) -> PlainJson | None:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None  # invalid, or valid only to json.loads (a BOM, UTF-16, a lone surrogate, 1e400)
-    if b"\\u0000" in body:
+    if b"\\" in body and b"\\u0000" in body:  # most bodies hold no backslash: one byte is cheaper to look for
         return None
     return PlainJson(value)
 
@@ -399,7 +399,8 @@ def parse_event(obj: Any, *, max_depth: int = 64, plain: bool = False) -> EventI
     if c.errors:
         raise ContractError(c.errors)
 
-    canonical = _canonical_plain(obj) if floats is False else canonical_json(obj)
+    # Hashed as the UTF-8 bytes orjson wrote, rather than encoded again from the text.
+    encoded = _canonical_plain(obj) if floats is False else canonical_json(obj).encode()
     cluster_key = ""
     if kind == "run":
         if extra.get("cluster_id"):
@@ -410,8 +411,8 @@ def parse_event(obj: Any, *, max_depth: int = 64, plain: bool = False) -> EventI
     return EventInfo(
         kind=kind,
         event_time=event_time,
-        canonical=canonical,
-        content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+        canonical=encoded.decode(),
+        content_hash=hashlib.sha256(encoded).hexdigest(),
         event_type=event_type,
         run_id=run_id,
         cluster_key=cluster_key[:300],
