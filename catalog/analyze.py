@@ -9,12 +9,18 @@ normalizer avoid the plans found so far (catalog.pagination.window, catalog.bulk
 `refresh_statistics()` shortens the time any plan is made blind: it ANALYZEs each catalog table in which
 `LINEAGE_ANALYZE_AFTER_ROWS` rows changed since its last analysis (by anyone, as PostgreSQL counts
 them for autovacuum), at most once every `LINEAGE_ANALYZE_EVERY_SECONDS` per table. A worker's normalize
-task calls it after each drain (not one run eagerly inside a request), so a tenant loading its history is known within a minute or so.
+task starts it after each drain (not one run eagerly inside a request), so a tenant loading its history is known within a minute or so.
+
+It runs beside the normalizer, not in its way (`refresh_statistics_in_background`): ANALYZE of a
+large catalog takes seconds (~1.9 s for the seven tables at 1.3 million run-asset edges), and a
+worker that waited for it left the events arriving meanwhile waiting too (lag p99 1.6 s at half of
+peak ingest, 0.1-0.3 s otherwise). ANALYZE takes a lock that writers do not conflict with.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.conf import settings
 from django.db import connection
@@ -48,3 +54,27 @@ def refresh_statistics() -> list[str]:
     if tables:
         log.info("analyzed %s", ", ".join(tables))
     return tables
+
+
+_refreshing = threading.Lock()
+
+
+def refresh_statistics_in_background() -> threading.Thread | None:
+    """refresh_statistics() on a thread of its own, with its own database connection, so that the
+    caller goes on (the worker claims the next events meanwhile). One at a time per process: None
+    if one is still running."""
+    if not _refreshing.acquire(blocking=False):
+        return None
+
+    def run() -> None:
+        try:
+            refresh_statistics()
+        except Exception:  # statistics are an optimisation: log, never take the worker down
+            log.exception("refreshing planner statistics failed")
+        finally:
+            connection.close()  # this thread's own
+            _refreshing.release()
+
+    thread = threading.Thread(target=run, name="refresh-statistics", daemon=True)
+    thread.start()
+    return thread

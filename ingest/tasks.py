@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from catalog.analyze import refresh_statistics
+from catalog.analyze import refresh_statistics_in_background
 from ingest import pipeline, retention, scheduling, sealing
 from orgs.models import Organization
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 )
 def normalize_events(raw_event_ids: list[int]) -> int:
     """Normalize these raw events and drain whatever else is pending, then extend the chain and
-    refresh the planner's statistics of catalog tables that changed much (catalog.analyze).
+    start refreshing the planner's statistics of catalog tables that changed much (catalog.analyze).
 
     The schedule flag is released first (see ingest.scheduling), so an event committed while this
     task runs either is claimed by it or schedules the next task. Events left pending by a final
@@ -31,9 +31,9 @@ def normalize_events(raw_event_ids: list[int]) -> int:
     if done:
         sealing.seal_all(wait=False)
         if not normalize_events.request.is_eager:
-            # A worker's job: run eagerly (no broker), this is inside the ingest request, which
-            # must not wait for an ANALYZE (seconds on a large catalog).
-            refresh_statistics()
+            # A worker's job, beside its normalizing (catalog.analyze): run eagerly (no broker),
+            # this is inside the ingest request, which is no place for an ANALYZE.
+            refresh_statistics_in_background()
     if more and scheduling.claim_schedule():
         normalize_events.delay([])
     return done

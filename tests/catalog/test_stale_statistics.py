@@ -132,6 +132,60 @@ def test_tables_a_new_tenant_filled_are_analyzed_after_the_normalizer_drains():
         assert refresh_statistics() == []
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_refreshes_statistics_beside_its_normalizing_not_before_it():
+    """A drain of the normalize task is followed by ANALYZE of the tables that changed much; the task
+    returns without waiting for it (ANALYZE of a large catalog takes seconds, which the events
+    arriving meanwhile would wait too). Made to wait here by a lock ANALYZE needs and writers do not."""
+    import threading
+    import time
+
+    import psycopg
+    from django.db import transaction
+    from django.test import override_settings
+
+    from catalog import analyze
+    from clouds.models import IngestKey
+    from ingest.contract import parse_event
+    from ingest.services import accept_events
+    from ingest.tasks import normalize_events
+    from tests.conftest import make_tenant
+    from tests.events import at, run_event
+
+    org = stale_statistics_then_grow(3000)
+    tenant = make_tenant("busy")
+    key = IngestKey.objects.get(cloud=tenant.cloud)
+    with transaction.atomic():
+        ids = [o.raw_id for o in accept_events(key=key, infos=[(0, parse_event(run_event("START", "r", time=at(0))))])]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    settings_dict = connection.settings_dict
+
+    def analyze_waiting() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                           " AND query ILIKE 'ANALYZE%%' AND wait_event_type = 'Lock'")
+            return cursor.fetchone()[0] > 0
+
+    with override_settings(LINEAGE_ANALYZE_AFTER_ROWS=1000, LINEAGE_ANALYZE_EVERY_SECONDS=0), \
+            psycopg.connect(host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432,
+                            user=settings_dict["USER"] or "postgres", dbname=settings_dict["NAME"]) as blocker:
+        blocker.execute("LOCK TABLE catalog_asset IN SHARE UPDATE EXCLUSIVE MODE")
+        release = threading.Timer(5.0, blocker.rollback)
+        release.start()
+        started = time.monotonic()
+        assert normalize_events(ids) == 1
+        returned_after = time.monotonic() - started
+        waited = any(analyze_waiting() or time.sleep(0.1) for _ in range(30))
+        release.join()
+        # The refresh ends once the lock is gone; then the newcomer is known to the planner.
+        assert analyze._refreshing.acquire(timeout=60)
+        analyze._refreshing.release()
+    assert returned_after < 3.0, f"the task waited {returned_after:.1f} s for ANALYZE"
+    assert waited, "no ANALYZE ran beside the task"
+    assert estimated_count(Asset.objects.filter(org=org)) > 2000
+
+
 @pytest.mark.eager
 def test_normalizing_eagerly_inside_a_request_leaves_analyzing_to_workers(tenant):
     from ingest.tasks import normalize_events
