@@ -112,8 +112,9 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "test_lineage")}
 
 # A web request's SQL statement is cancelled after this long (PostgreSQL statement_timeout; 0 for
-# none), under gunicorn's default 30 s worker timeout so the request can still answer 503 saying
-# so. Only the web server applies it (lineage_project.statements); workers and commands do not.
+# none), before clients and proxies commonly give up (30-60 s), so a runaway statement stops
+# using the database and the request answers 503 saying so. Only the web server applies it
+# (lineage_project.statements); workers and commands do not, and exports lift it.
 LINEAGE_WEB_STATEMENT_TIMEOUT_MS = env_int("LINEAGE_WEB_STATEMENT_TIMEOUT_MS", 20_000, minimum=0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
