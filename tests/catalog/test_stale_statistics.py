@@ -150,6 +150,7 @@ def test_the_worker_refreshes_statistics_beside_its_normalizing_not_before_it():
     from ingest.services import accept_events
     from ingest.tasks import normalize_events
     from tests.conftest import make_tenant
+    from tests.e2e.support import subprocess_database_url
     from tests.events import at, run_event
 
     org = stale_statistics_then_grow(3000)
@@ -159,7 +160,6 @@ def test_the_worker_refreshes_statistics_beside_its_normalizing_not_before_it():
         ids = [o.raw_id for o in accept_events(key=key, infos=[(0, parse_event(run_event("START", "r", time=at(0))))])]
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")
-    settings_dict = connection.settings_dict
 
     def analyze_waiting() -> bool:
         with connection.cursor() as cursor:
@@ -168,8 +168,7 @@ def test_the_worker_refreshes_statistics_beside_its_normalizing_not_before_it():
             return cursor.fetchone()[0] > 0
 
     with override_settings(LINEAGE_ANALYZE_AFTER_ROWS=1000, LINEAGE_ANALYZE_EVERY_SECONDS=0), \
-            psycopg.connect(host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432,
-                            user=settings_dict["USER"] or "postgres", dbname=settings_dict["NAME"]) as blocker:
+            psycopg.connect(subprocess_database_url()) as blocker:
         blocker.execute("LOCK TABLE catalog_asset IN SHARE UPDATE EXCLUSIVE MODE")
         release = threading.Timer(5.0, blocker.rollback)
         release.start()

@@ -25,7 +25,7 @@ from django.test import override_settings
 from orgs.models import Role
 from orgs.services import create_api_token, ensure_user, set_membership
 from tests.conftest import make_tenant
-from tests.e2e.support import PG_HOST, PG_PORT, free_port, start_gunicorn, wait_until_serving
+from tests.e2e.support import free_port, start_gunicorn, subprocess_database_url, wait_until_serving
 
 pytestmark = pytest.mark.services
 
@@ -37,8 +37,7 @@ PASSWORD = "pw-not-secret-123"
 def table_locked(table: str, *, release_after: float | None = None):
     """Hold an ACCESS EXCLUSIVE lock on `table` from another session (until the block ends, or
     for `release_after` seconds); every statement that reads the table waits for it."""
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=connection.settings_dict["USER"] or "postgres",
-                         dbname=connection.settings_dict["NAME"]) as locker:
+    with psycopg.connect(subprocess_database_url()) as locker:
         locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         timer = threading.Timer(release_after, locker.rollback) if release_after else None
         if timer:
@@ -64,8 +63,7 @@ def _serve(processes, tmp_path, *args: str) -> str:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = processes.add(start_gunicorn(
-        port=port, database_url=f"postgres://{connection.settings_dict['USER'] or 'postgres'}@{PG_HOST}:{PG_PORT}/"
-        f"{connection.settings_dict['NAME']}", broker_url="", log_path=tmp_path / "gunicorn.log",
+        port=port, database_url=subprocess_database_url(), broker_url="", log_path=tmp_path / "gunicorn.log",
         access_log=tmp_path / "access.log", args=args, LINEAGE_WEB_STATEMENT_TIMEOUT_MS=str(TIMEOUT_MS)))
 
     wait_until_serving(base, proc)

@@ -163,13 +163,12 @@ def server_shape() -> str:
 
 
 @contextmanager
-def gunicorn(workers: int | None = None, threads: int | None = None):
+def gunicorn():
     """The application as production serves it (gunicorn.conf.py: gthread workers, keep-alive,
-    persistent DB connections; its worker and thread counts unless given)."""
+    persistent DB connections), with its worker and thread counts on this machine."""
     port = _free_port()
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
-         *(["-w", str(workers)] if workers else []), *(["--threads", str(threads)] if threads else []),
          "-b", f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning"],
         cwd=ROOT, env=_child_env(LINEAGE_BENCH_VIEWS="1"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
