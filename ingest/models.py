@@ -64,6 +64,8 @@ class RawEvent(models.Model):
             # The sealer's query: events normalization is done with but that are not sealed (parked).
             models.Index(fields=["org", "id"], name="rawevent_unsealed",
                          condition=models.Q(chain_seq__isnull=True) & ~models.Q(status="pending")),
+            # Operators' list of parked events (manage.py pipeline): few rows, read by organization.
+            models.Index(fields=["org", "id"], name="rawevent_parked", condition=models.Q(status="parked")),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
-"""Normalization of stored raw events: claim, normalize in batches, mark, retry, park, sweep."""
+"""Normalization of stored raw events: claim, normalize in batches, mark, retry, park, sweep; and what
+operators see of it and do about it (backlog, retry_parked: manage.py pipeline)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import logging
 import time
 from collections import defaultdict, namedtuple
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from catalog.bulk import loads_json
@@ -155,3 +159,47 @@ def sweep_pending(*, older_than_seconds: int | None = None, limit: int = 50_000)
         if ids:
             RawEvent.objects.filter(id__in=ids).update(enqueued_at=timezone.now())
     return ids
+
+
+# --- Operators -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """One organization's events waiting for normalization, and those parked for an operator."""
+
+    org_id: int
+    pending: int = 0
+    oldest_pending: datetime | None = None  # when the oldest pending event was received: the lag now
+    parked: int = 0
+
+
+def backlog() -> list[Backlog]:
+    """Every organization with events pending or parked, by organization id. Reads the pending and
+    parked rows only, through their partial indexes (rawevent_pending_id, rawevent_parked)."""
+    rows: dict[int, Backlog] = {}
+    pending = (RawEvent.objects.filter(status=RawStatus.PENDING).values("org_id")
+               .annotate(n=Count("id"), oldest=Min("received_at")).order_by())
+    for row in pending:
+        rows[row["org_id"]] = Backlog(row["org_id"], pending=row["n"], oldest_pending=row["oldest"])
+    parked = RawEvent.objects.filter(status=RawStatus.PARKED).values("org_id").annotate(n=Count("id")).order_by()
+    for row in parked:
+        old = rows.get(row["org_id"], Backlog(row["org_id"]))
+        rows[row["org_id"]] = Backlog(old.org_id, old.pending, old.oldest_pending, parked=row["n"])
+    return [rows[org_id] for org_id in sorted(rows)]
+
+
+def retry_parked(*, org: Organization | None = None, ids: Iterable[int] | None = None) -> list[int]:
+    """Return parked events (of `org`, or these ids, or both) to the queue with their attempts
+    reset, once what parked them is fixed; returns their ids, for the caller to enqueue. Their last
+    error stays until they are normalized. They keep their place in the chain (parked events are
+    sealed when parked; ingest.sealing.mark_processed keeps it)."""
+    parked = RawEvent.objects.filter(status=RawStatus.PARKED)
+    if org is not None:
+        parked = parked.in_org(org)
+    if ids is not None:
+        parked = parked.filter(pk__in=list(ids))
+    with transaction.atomic():
+        found = list(parked.select_for_update().order_by("id").values_list("id", flat=True))
+        RawEvent.objects.filter(pk__in=found).update(status=RawStatus.PENDING, attempts=0, enqueued_at=timezone.now())
+    return found

@@ -43,12 +43,17 @@ def normalize_events(raw_event_ids: list[int]) -> int:
 def sweep_pending() -> int:
     """Re-enqueue raw events still pending (run by beat)."""
     ids = pipeline.sweep_pending()
-    size = settings.LINEAGE_NORMALIZE_BATCH
-    for start in range(0, len(ids), size):
-        normalize_events.delay(ids[start:start + size])
+    enqueue(ids)
     if ids:
         log.info("swept %d pending raw events", len(ids))
     return len(ids)
+
+
+def enqueue(ids: list[int]) -> None:
+    """Queue normalization of these raw events, a batch per task."""
+    size = settings.LINEAGE_NORMALIZE_BATCH
+    for start in range(0, len(ids), size):
+        normalize_events.delay(ids[start:start + size])
 
 
 @shared_task
