@@ -5,7 +5,8 @@ lock held too long) would otherwise keep a PostgreSQL backend busy long after th
 web server gave up on it. The web server's connections therefore open with PostgreSQL's
 `statement_timeout` set to LINEAGE_WEB_STATEMENT_TIMEOUT_MS (lineage_project.wsgi and .asgi call
 `limit_web_statements`); PostgreSQL cancels a statement that runs longer, and the request answers
-503 with what happened (lineage_project.middleware). Workers, beat and management commands do not
+503 with what happened (lineage_project.middleware; a statement cancelled sooner than the limit was
+cancelled by someone else, and the request says that instead). Workers, beat and management commands do not
 load the web entry points, so their statements (a drain, a rebuild, a migration) are not cut.
 
 Exports stream from the web server but run statements of their own size: `unlimited_statements`
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-QUERY_CANCELED = "57014"  # SQLSTATE of a statement cancelled by statement_timeout (or by an operator)
+QUERY_CANCELED = "57014"  # SQLSTATE of a statement cancelled: by statement_timeout, an operator, a shutdown
 
 
 def limit_web_statements() -> None:
@@ -35,8 +36,9 @@ def limit_web_statements() -> None:
     options["options"] = f"{options.get('options', '')} -c statement_timeout={ms}".strip()
 
 
-def is_statement_timeout(exc: BaseException) -> bool:
-    """Whether a database error is PostgreSQL cancelling a statement (statement_timeout)."""
+def is_query_canceled(exc: BaseException) -> bool:
+    """Whether a database error is PostgreSQL cancelling a statement. The timeout shares its
+    SQLSTATE with an operator's pg_cancel_backend and a shutdown: the caller tells them apart."""
     return getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED
 
 

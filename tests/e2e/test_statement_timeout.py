@@ -51,20 +51,20 @@ def table_locked(table: str, *, release_after: float | None = None):
                 locker.rollback()
 
 
-def _waiting_on_locks() -> int:
-    """Sessions of the test database waiting for a lock (a cancelled statement no longer is)."""
+def _waiting_on_locks() -> list[int]:
+    """Backends of the test database waiting for a lock (a cancelled statement no longer is)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                        " AND wait_event_type = 'Lock'")
-        return cursor.fetchone()[0]
+        return [row[0] for row in cursor.fetchall()]
 
 
-def _serve(processes, tmp_path, *args: str) -> str:
+def _serve(processes, tmp_path, *args: str, timeout_ms: int = TIMEOUT_MS) -> str:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = processes.add(start_gunicorn(
         port=port, database_url=subprocess_database_url(), broker_url="", log_path=tmp_path / "gunicorn.log",
-        access_log=tmp_path / "access.log", args=args, LINEAGE_WEB_STATEMENT_TIMEOUT_MS=str(TIMEOUT_MS)))
+        access_log=tmp_path / "access.log", args=args, LINEAGE_WEB_STATEMENT_TIMEOUT_MS=str(timeout_ms)))
 
     wait_until_serving(base, proc)
     return base
@@ -110,7 +110,7 @@ def test_a_statement_past_the_web_limit_is_cancelled_and_answered_503(server):
         # Cancelled at the limit, not when gunicorn's worker timeout (30 s) gave up on it.
         assert TIMEOUT_MS / 1000 <= elapsed < 10, elapsed
         # PostgreSQL stopped the statement: nothing of the server's waits on the lock any more.
-        assert _waiting_on_locks() == 0
+        assert _waiting_on_locks() == []
 
         html = page.get(f"{server}/o/slowdb/datasets/", headers={"Accept": "text/html"}, timeout=30)
         assert html.status_code == 503
@@ -120,6 +120,35 @@ def test_a_statement_past_the_web_limit_is_cancelled_and_answered_503(server):
     # The same (persistent) connections serve the next requests.
     assert requests.get(api, headers=auth, timeout=10).status_code == 200
     assert page.get(f"{server}/o/slowdb/datasets/", timeout=10).status_code == 200
+
+
+def test_a_statement_cancelled_sooner_by_an_operator_is_not_called_a_timeout(processes, tmp_path):
+    server = _serve(processes, tmp_path, timeout_ms=20_000)
+    tenant = make_tenant("cancelled")
+    user, _ = ensure_user(email="member@cancelled.test", password=PASSWORD)
+    set_membership(org=tenant.org, user=user, role=Role.MEMBER)
+    token = create_api_token(user=user)
+    answers = []
+
+    with table_locked("catalog_asset"):
+        request = threading.Thread(target=lambda: answers.append(requests.get(
+            f"{server}/api/v1/o/cancelled/datasets/", headers={"Authorization": f"Token {token}"}, timeout=30)))
+        started = time.monotonic()
+        request.start()
+        while not (waiting := _waiting_on_locks()):
+            assert time.monotonic() - started < 10, "the request never reached the locked table"
+            time.sleep(0.05)
+        with connection.cursor() as cursor:  # what an administrator does to a query they want gone
+            cursor.execute("SELECT pg_cancel_backend(%s)", waiting)
+        request.join(timeout=30)
+        elapsed = time.monotonic() - started
+
+    response = answers[0]
+    assert response.status_code == 503, response.text[:1000]
+    assert response.json()["error"] == "query_canceled"
+    assert "cancelled this request's query" in response.json()["detail"]
+    assert response.headers["Retry-After"] == "2"  # a retry will do: nothing was wrong with the request
+    assert elapsed < 10, elapsed
 
 
 def test_an_export_waits_past_the_web_limit_and_the_worker_timeout_and_completes(processes, tmp_path):
