@@ -174,15 +174,17 @@ class Backlog:
     parked: int = 0
 
 
-def backlog() -> list[Backlog]:
-    """Every organization with events pending or parked, by organization id. Reads the pending and
-    parked rows only, through their partial indexes (rawevent_pending_id, rawevent_parked)."""
+def backlog(org_ids: Iterable[int] | None = None) -> list[Backlog]:
+    """Every organization (of `org_ids`, if given) with events pending or parked, by organization
+    id. Reads the pending and parked rows only, through their partial indexes (rawevent_pending_id,
+    rawevent_parked)."""
     rows: dict[int, Backlog] = {}
-    pending = (RawEvent.objects.filter(status=RawStatus.PENDING).values("org_id")
+    events = RawEvent.objects.all() if org_ids is None else RawEvent.objects.filter(org_id__in=list(org_ids))
+    pending = (events.filter(status=RawStatus.PENDING).values("org_id")
                .annotate(n=Count("id"), oldest=Min("received_at")).order_by())
     for row in pending:
         rows[row["org_id"]] = Backlog(row["org_id"], pending=row["n"], oldest_pending=row["oldest"])
-    parked = RawEvent.objects.filter(status=RawStatus.PARKED).values("org_id").annotate(n=Count("id")).order_by()
+    parked = events.filter(status=RawStatus.PARKED).values("org_id").annotate(n=Count("id")).order_by()
     for row in parked:
         old = rows.get(row["org_id"], Backlog(row["org_id"]))
         rows[row["org_id"]] = Backlog(old.org_id, old.pending, old.oldest_pending, parked=row["n"])

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from clouds.models import Cloud
+from ingest.pipeline import backlog
 from orgs.filters import AuditEntryFilterSet, OrganizationFilterSet
 from orgs.forms import AddMemberForm, RoleForm, SwitchForm
 from orgs.models import ApiToken, AuditEntry, Membership, Organization
@@ -151,7 +152,8 @@ def audit_log(request: HttpRequest, org: Organization) -> HttpResponse:
 
 @login_required
 def staff_org_list(request: HttpRequest) -> HttpResponse:
-    """Platform staff's organizations list: search, filter, and switch any org's lineage beta."""
+    """Platform staff's organizations list: search, filter, switch any org's lineage beta, and see
+    each one's normalization backlog (what `manage.py pipeline status` shows)."""
     if not request.user.is_staff:
         return forbidden(request, "Only platform staff can list every organization.", audited=False)
     orgs = Organization.objects.for_user(request.user).annotate(
@@ -161,6 +163,10 @@ def staff_org_list(request: HttpRequest) -> HttpResponse:
     filterset = OrganizationFilterSet(request.GET, queryset=orgs, request=request)
     valid = filterset.is_valid()
     page, per_page = paginate(request, filterset.qs if valid else orgs.none())
+    # Each listed organization's normalization backlog: events waiting, and parked for an operator.
+    backlogs = {b.org_id: b for b in backlog(org_ids=[o.pk for o in page])}
+    for org in page:
+        org.backlog = backlogs.get(org.pk)
     return render(request, "orgs/staff_org_list.html", {
         "filterset": filterset, "page": page, "per_page": per_page, "per_page_choices": PER_PAGE_CHOICES,
     })

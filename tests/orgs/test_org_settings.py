@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,10 +11,12 @@ from django.test import Client
 from django.utils import timezone
 
 from clouds.models import CloudOwner
+from ingest.models import RawEvent, RawStatus
 from orgs.models import AuditEntry, Membership, Organization, Role
 from orgs.services import ensure_user
 from tests.conftest import make_tenant, post_event
 from tests.events import run_event
+from tests.ingest.test_pipeline import store_pending
 from tests.orgs.conftest import client_as
 
 pytestmark = pytest.mark.django_db
@@ -161,6 +164,21 @@ def test_staff_list_every_org_search_and_filter_it(gov_cast, tenant, outsider_te
     assert [o["slug"] for o in staff.get("/api/v1/orgs/?beta=off").json()["results"]] == ["initech"]
 
 
+def test_staff_see_each_orgs_normalization_backlog(gov_cast, tenant, outsider_tenant):
+    waiting = store_pending(tenant, [run_event("START", f"r{i}") for i in range(2)])
+    RawEvent.objects.filter(pk__in=waiting).update(received_at=timezone.now() - timedelta(minutes=12))
+    parked = store_pending(outsider_tenant, [run_event("START", "g1")])
+    RawEvent.objects.filter(pk__in=parked).update(status=RawStatus.PARKED, attempts=3, error="KeyError: 'job'")
+    make_tenant("initech", toggle_on_since=None)
+
+    html = client_as(gov_cast["staff"]).get("/staff/orgs/").content.decode()
+    rows = {slug: html.split(f'data-org="{slug}"')[1].split("</tr>")[0] for slug in ("acme", "globex", "initech")}
+    assert "2 pending, oldest 12\xa0minutes" in rows["acme"] and "parked" not in rows["acme"]
+    assert "1 parked" in rows["globex"] and "pending" not in rows["globex"]
+    assert f"/admin/ingest/rawevent/?status__exact=parked&amp;org__id__exact={outsider_tenant.org.pk}" in rows["globex"]
+    assert "up to date" in rows["initech"]
+
+
 def test_staff_enable_the_beta_of_any_org_from_the_list(gov_cast):
     initech = make_tenant("initech", beta=False, toggle_on_since=None).org
     staff = client_as(gov_cast["staff"])
@@ -188,6 +206,6 @@ def test_staff_org_list_query_budget(gov_cast, django_assert_max_num_queries):
     for i in range(30):
         make_tenant(f"org{i:02d}", toggle_on_since=None)
     client = client_as(gov_cast["staff"])
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(7):  # 5, and the page's backlog: pending and parked events
         html = client.get("/staff/orgs/?per_page=25").content.decode()
     assert "1 - 25 of 32" in html
