@@ -170,13 +170,21 @@ def test_staff_see_each_orgs_normalization_backlog(gov_cast, tenant, outsider_te
     parked = store_pending(outsider_tenant, [run_event("START", "g1")])
     RawEvent.objects.filter(pk__in=parked).update(status=RawStatus.PARKED, attempts=3, error="KeyError: 'job'")
     make_tenant("initech", toggle_on_since=None)
+    hooli = store_pending(make_tenant("hooli"), [run_event("START", "h1")])
+    RawEvent.objects.filter(pk__in=hooli).update(status=RawStatus.PARKED, attempts=3, error="KeyError: 'job'")
 
     html = client_as(gov_cast["staff"]).get("/staff/orgs/").content.decode()
     rows = {slug: html.split(f'data-org="{slug}"')[1].split("</tr>")[0] for slug in ("acme", "globex", "initech")}
     assert "2 pending, oldest 12\xa0minutes" in rows["acme"] and "parked" not in rows["acme"]
     assert "1 parked" in rows["globex"] and "pending" not in rows["globex"]
-    assert f"/admin/ingest/rawevent/?status__exact=parked&amp;org__id__exact={outsider_tenant.org.pk}" in rows["globex"]
+    link = f"/admin/ingest/rawevent/?status__exact=parked&org__id__exact={outsider_tenant.org.pk}"
+    assert link.replace("&", "&amp;") in rows["globex"]
     assert "up to date" in rows["initech"]
+    # The link lists the parked event in the admin (platform staff are its superusers).
+    admin = client_as(gov_cast["staff"]).get(link)
+    page = admin.content.decode()
+    assert admin.status_code == 200 and "Parked (failed, needs an operator)" in page, page[-3000:]
+    assert f"/admin/ingest/rawevent/{parked[0]}/change/" in page and "1 raw event" in page  # not hooli's
 
 
 def test_staff_enable_the_beta_of_any_org_from_the_list(gov_cast):
