@@ -191,14 +191,18 @@ def backlog(org_ids: Iterable[int] | None = None) -> list[Backlog]:
     return [rows[org_id] for org_id in sorted(rows)]
 
 
+def parked_events(org: Organization | None = None):
+    """Parked events, of `org` or of every organization (the rawevent_parked index)."""
+    parked = RawEvent.objects.filter(status=RawStatus.PARKED)
+    return parked if org is None else parked.in_org(org)
+
+
 def retry_parked(*, org: Organization | None = None, ids: Iterable[int] | None = None) -> list[int]:
     """Return parked events (of `org`, or these ids, or both) to the queue with their attempts
     reset, once what parked them is fixed; returns their ids, for the caller to enqueue. Their last
     error stays until they are normalized. They keep their place in the chain (parked events are
     sealed when parked; ingest.sealing.mark_processed keeps it)."""
-    parked = RawEvent.objects.filter(status=RawStatus.PARKED)
-    if org is not None:
-        parked = parked.in_org(org)
+    parked = parked_events(org)
     if ids is not None:
         parked = parked.filter(pk__in=list(ids))
     with transaction.atomic():

@@ -43,7 +43,7 @@ def test_status_shows_each_organizations_backlog_and_fails_past_the_thresholds(t
     lines = pipeline("status").splitlines()
     assert lines[0].split() == ["organization", "pending", "oldest", "pending", "parked"]
     assert lines[1].split() == ["acme", "0", "-", "1"]
-    assert lines[2].split() == ["globex", "1", "12", "min", "0"]
+    assert lines[2].split() == ["globex", "1", "12", "minutes", "0"]
 
     pipeline("status", "--max-lag", "3600", "--max-parked", "1")  # within both: no error
     with pytest.raises(CommandError, match=r"waited 7\d\d s, more than --max-lag 60 s"):

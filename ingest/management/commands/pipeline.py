@@ -7,9 +7,9 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.timesince import timesince
 
-from ingest.models import RawEvent, RawStatus
-from ingest.pipeline import backlog, retry_parked
+from ingest.pipeline import backlog, parked_events, retry_parked
 from ingest.tasks import enqueue
 from orgs.models import Organization
 
@@ -21,13 +21,8 @@ def printable(text: str) -> str:
 
 
 def age(since: datetime | None, now: datetime) -> str:
-    if since is None:
-        return "-"
-    seconds = max(0, int((now - since).total_seconds()))
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+    """The wait as the staff page words it (its `timesince`), in the largest unit."""
+    return "-" if since is None else timesince(since, now, depth=1)
 
 
 class Command(BaseCommand):
@@ -67,9 +62,9 @@ class Command(BaseCommand):
             self.stdout.write("nothing pending or parked")
         else:
             width = max(len("organization"), *(len(slugs[r.org_id]) for r in rows))
-            self.stdout.write(f"{'organization':<{width}}  {'pending':>9}  {'oldest pending':<14}  {'parked':>7}")
+            self.stdout.write(f"{'organization':<{width}}  {'pending':>9}  {'oldest pending':<16}  {'parked':>7}")
             for r in rows:
-                self.stdout.write(f"{slugs[r.org_id]:<{width}}  {r.pending:>9,}  {age(r.oldest_pending, now):<14}  "
+                self.stdout.write(f"{slugs[r.org_id]:<{width}}  {r.pending:>9,}  {age(r.oldest_pending, now):<16}  "
                                   f"{r.parked:>7,}")
         oldest = min((r.oldest_pending for r in rows if r.oldest_pending), default=None)
         lag = (now - oldest).total_seconds() if oldest else 0.0
@@ -86,10 +81,7 @@ class Command(BaseCommand):
 
     def parked(self, org: str | None, limit: int, **_):
         organization = self.organization(org)
-        parked = RawEvent.objects.filter(status=RawStatus.PARKED)
-        if organization is not None:
-            parked = parked.in_org(organization)
-        rows = list(parked.order_by("id").values_list("id", "org__slug", "cloud__name", "kind", "received_at",
+        rows = list(parked_events(organization).order_by("id").values_list("id", "org__slug", "cloud__name", "kind", "received_at",
                                                       "attempts", "error")[: limit + 1])
         if not rows:
             self.stdout.write("no parked events")
