@@ -12,9 +12,9 @@ and, for the graph, a cap on neighbours shown per node (the rest is reported as 
 paged with `offset`). A walk that hit any bound says so with `truncated`. Neighbours come in a fixed
 order (frontier node id, then most recently seen first), so which nodes a bound cuts is defined.
 
-On PostgreSQL the whole walk is one call of the SQL function `catalog_lineage_walk` (migration
-0007), which does what `_walk_python` does step for step; elsewhere `_walk_python` runs one query per
-hop. tests/catalog/test_walk_sql.py holds the two to the same answers.
+On PostgreSQL the whole walk is one call of the SQL function `catalog_lineage_walk` (one recursive
+statement, migration 0019), which does what `_walk_python` does step for step; elsewhere
+`_walk_python` runs one query per hop. tests/catalog/test_walk_sql.py holds the two to the same answers.
 
 Every query is scoped with `in_org`; a node of another organization is simply never reached.
 """
