@@ -169,14 +169,26 @@ def chromium():
 
 @pytest.fixture
 def page_as(chromium, live_server):
-    """page_as(user) -> a Playwright page signed in as that user through the real login form."""
-    contexts = []
+    """page_as(user) -> a Playwright page signed in as that user through the real login form.
+
+    The test fails if any page it opened threw an uncaught script error or logged a console error (a
+    script, stylesheet, icon or API call that failed), unless the test says which it expects with
+    `page.expected_console_errors` (substrings). A page the test navigated to may answer 403 or 404
+    (tests check those pages themselves): only what that page loads or runs counts."""
+    contexts, pages = [], []
 
     def open_page(user=None):
         context = chromium.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
+        page.console_errors, page.expected_console_errors, navigated = [], [], set()
+        page.on("request", lambda request: request.is_navigation_request() and navigated.add(request.url))
+        page.on("console", lambda message: message.type == "error" and not (
+            message.text.startswith("Failed to load resource") and message.location.get("url") in navigated)
+            and page.console_errors.append(f"{message.text} ({message.location.get('url')})"))
+        page.on("pageerror", lambda error: page.console_errors.append(f"uncaught: {error}"))
+        pages.append(page)
         if user is not None:
             page.goto("/accounts/login/")
             page.fill("#id_username", user.get_username())
@@ -188,6 +200,9 @@ def page_as(chromium, live_server):
     yield open_page
     for context in contexts:
         context.close()
+    unexpected = [error for page in pages for error in page.console_errors
+                  if not any(expected in error for expected in page.expected_console_errors)]
+    assert not unexpected, f"the browser reported errors: {unexpected}"
 
 
 def screenshot(page, name: str) -> Path:

@@ -53,7 +53,9 @@ def test_member_sees_the_toggle_read_only_and_cannot_change_it(gov_cast, tenant,
     assert page.get_by_test_id("toggle-history").locator("tbody tr").count() == 1
     screenshot(page, "cloud-settings-member-read-only")
 
-    # A hand-made POST with the member's own session and CSRF token is refused and audited.
+    # A hand-made POST with the member's own session and CSRF token is refused and audited (the
+    # browser logs the 403).
+    page.expected_console_errors.append("status of 403 (Forbidden)")
     status = page.evaluate("""async (path) => {
         const token = document.cookie.split('; ').find(c => c.startsWith('csrftoken=')).split('=')[1];
         const r = await fetch(path, {method: 'POST', headers: {'X-CSRFToken': token,
