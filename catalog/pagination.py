@@ -255,6 +255,12 @@ class DeepPaginator(Paginator):
             return self._get_page(list(qs[bottom:top]) if bottom < self.deep else window(qs, bottom, top),
                                   number, self)
         if bottom < self.deep or not self._ordered():
+            if self._ordered() and qs.query.select_related and self.count > top - bottom:
+                # A list that joins tables (a workload's cloud and project) and has more rows than
+                # the page: the page's keys are picked first, then only its rows are joined. In one
+                # statement PostgreSQL joins every matching row before the top-N sort whenever no
+                # index gives the order (the 5 000 readers of a hub: ~54 ms against ~30).
+                return self._get_page(window(qs, bottom, top), number, self)
             return super().page(number)
         if self.count <= self.few and self._sortable():
             read = partial(sorted_window, bitmap=not any(held(qs, columns) for columns in self.index_only))

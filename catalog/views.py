@@ -215,9 +215,11 @@ def _section(kind: str) -> str:
 
 def _related_workloads(org: Organization, asset: Asset, side: str) -> dict:
     qs = graph.related_workloads(org, asset, side).select_related("cloud", "project").defer("attrs", "stamps")
-    total = qs.count()
+    # The first page as the lists read it: a hub's 5 000 readers are not all joined to their clouds
+    # and projects to show 25 of them.
+    first = DeepPaginator(qs.order_by("-created_at", "-id"), RELATED_SHOWN).page(1)
     param = "writes" if side == graph.UPSTREAM else "reads"
-    return {"rows": list(qs.order_by("-created_at", "-id")[:RELATED_SHOWN]), "total": total,
+    return {"rows": list(first), "total": first.paginator.count,
             "all_url": reverse("catalog:workload_list", kwargs={"org_slug": org.slug})
             + f"?created_by=&{param}={asset.pk}"}
 

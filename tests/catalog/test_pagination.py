@@ -9,6 +9,7 @@ import re
 import pytest
 from django.core.paginator import Paginator
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from bench import catalog as synthetic
 from catalog import views
@@ -148,3 +149,25 @@ def test_only_lists_whose_filters_and_order_one_index_holds_skip_bitmap_planning
     assert not covered(models.filter(uri__icontains="m-"))
     assert not covered(models.filter(pk__in=models.values("pk")))
     assert not covered(views._workloads(org).filter(owner_email__iexact="me@x.test"))
+
+
+def test_a_list_that_joins_tables_joins_them_to_the_pages_rows_only(org, django_assert_num_queries):
+    """The workloads list joins each row's cloud and project: its page's keys come first, so the
+    statement that joins reads only the page's rows (not every matching row before the sort)."""
+    workloads = views._workloads(org).filter(kind__in=["job", "service", "workspace"])
+    paginator = DeepPaginator(workloads, 7)
+    assert paginator.count > 7
+    with CaptureQueriesContext(connection) as queries:
+        page = paginator.page(2)
+        shown = [(row.cloud.name, row.project.name if row.project else None) for row in page]  # joined: no query
+    keys, rows = queries.captured_queries[-2:]
+    assert "clouds_cloud" not in keys["sql"] and "LIMIT 7 OFFSET 7" in keys["sql"]
+    assert "clouds_cloud" in rows["sql"] and "LIMIT" not in rows["sql"]
+    assert len(queries) == 2  # keys, rows (the count was read above)
+    want = Paginator(workloads, 7).page(2)
+    assert [r.pk for r in page] == [r.pk for r in want]
+    assert shown == [(r.cloud.name, r.project.name if r.project else None) for r in want]
+
+    # All of it on one page: one statement, as before.
+    with django_assert_num_queries(2):  # count, rows
+        assert len(DeepPaginator(workloads, 1_000).page(1)) == paginator.count
