@@ -3,11 +3,11 @@
 A request's statement that runs away (a plan gone wrong on statistics that predate a tenant, a
 lock held too long) would otherwise keep a PostgreSQL backend busy long after the client and the
 web server gave up on it. The web server's connections therefore open with PostgreSQL's
-`statement_timeout` set to LINEAGE_WEB_STATEMENT_TIMEOUT_MS (lineage_project.wsgi and .asgi call
-`limit_web_statements`); PostgreSQL cancels a statement that runs longer, and the request answers
+`statement_timeout` set to LINEAGE_WEB_STATEMENT_TIMEOUT_MS (lineage_project.wsgi, the one web entry
+point, calls `limit_web_statements`); PostgreSQL cancels a statement that runs longer, and the request answers
 503 with what happened (lineage_project.middleware; a statement cancelled sooner than the limit was
 cancelled by someone else, and the request says that instead). Workers, beat and management commands do not
-load the web entry points, so their statements (a drain, a rebuild, a migration) are not cut.
+load the web entry point, so their statements (a drain, a rebuild, a migration) are not cut.
 
 Exports stream from the web server but run statements of their own size: `unlimited_statements`
 lifts the limit for the length of one.

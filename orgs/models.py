@@ -76,12 +76,6 @@ def org_for_request(user: AbstractBaseUser | AnonymousUser, slug: str) -> Organi
     return org
 
 
-def role_in(user: AbstractBaseUser | AnonymousUser, org: Organization) -> str | None:
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.filter(org=org, user=user).values_list("role", flat=True).first()
-
-
 class AuditEntryQuerySet(models.QuerySet):
     def in_org(self, org: Organization) -> AuditEntryQuerySet:
         """The one scoping entry point for reading an organization's log (platform-level entries,
