@@ -9,7 +9,8 @@ Marquez: `schemaURL` may be missing, `eventType` may be missing (the spec allows
 Speed: ingest reads bodies with orjson where it is certain to read the same value as `json.loads`
 (`decode_plain`), and then needs neither the full structural walk nor the standard library's
 encoder for the canonical form; everything else takes the standard library's path, which is also
-the one that names precisely what is wrong.
+the one that names precisely what is wrong. A batch's events are decoded one at a time
+(`split_plain_array`), each checked and freed while its memory is still in the CPU's caches.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 import orjson
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
@@ -131,6 +133,37 @@ def decode_plain(body: bytes) -> PlainJson | None:
     if b"\\" in body and b"\\u0000" in body:  # most bodies hold no backslash: one byte is cheaper to look for
         return None
     return PlainJson(value)
+
+
+# A JSON array's elements as their own JSON texts, validated as JSON but not decoded.
+_ARRAY_OF_TEXTS = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def split_plain_array(body: bytes) -> list[msgspec.Raw] | None:
+    """The elements of a JSON array body, each its own JSON text, to be decoded one at a time with
+    `decode_plain_element`; or None: the body is not an array, is not valid JSON, or holds what
+    decode_plain leaves to json.loads. Then decode_plain and json.loads decide, as for any body.
+
+    Why: decoding a batch of 500 ~2.7 KB events at once builds ~15 MB of dicts and strings that no
+    CPU cache holds, and each event is then checked, and all of them freed, from main memory.
+    Decoded one at a time, an event is checked and freed while its memory is still cached: ~30%
+    less CPU for decoding and checking a batch (27 against 38-41 us an event, measured)."""
+    if _LONG_NUMBER in body.translate(_DIGITS_TO_ZERO) or (b"\\" in body and b"\\u0000" in body):
+        return None
+    try:
+        return _ARRAY_OF_TEXTS.decode(body)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError (not an array) is a DecodeError
+        return None
+
+
+def decode_plain_element(text: msgspec.Raw) -> PlainJson | None:
+    """One element of split_plain_array's answer, as decode_plain would read it within the body
+    (the body's other tests were passed whole); None if orjson refuses it where msgspec did not
+    (invalid UTF-8, 1e400): then the whole body takes the standard path."""
+    try:
+        return PlainJson(orjson.loads(memoryview(text)))
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _pointer(*parts: Any) -> str:

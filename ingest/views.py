@@ -25,7 +25,14 @@ from django.views.decorators.http import require_GET
 from clouds.keys import hash_key, looks_like_key
 from clouds.models import IngestKey
 from clouds.services import IngestKeyFacts, authenticate_ingest_key, known_ingest_key
-from ingest.contract import ContractError, EventInfo, decode_plain, parse_event
+from ingest.contract import (
+    ContractError,
+    EventInfo,
+    decode_plain,
+    decode_plain_element,
+    parse_event,
+    split_plain_array,
+)
 from ingest.gcpause import cyclic_gc_paused
 from ingest.services import accept_events, accept_one
 
@@ -192,18 +199,30 @@ def lineage(request: HttpRequest) -> JsonResponse:
                         status=201 if outcome.status == "accepted" else 200)
 
 
-def _check_batch(body: bytes) -> tuple[int, list[tuple[int, EventInfo]], list[dict[str, Any]]]:
-    """Decode a batch and check each event: (events received, valid ones, failures by index)."""
-    events, plain = _decode(body)
-    if not isinstance(events, list):
-        raise Refused(400, "invalid_batch", "A batch must be a JSON array of events; send single events to /api/v1/lineage.")
+def _check_batch(body: bytes, *, one_at_a_time: bool = True) -> tuple[int, list[tuple[int, EventInfo]], list[dict[str, Any]]]:
+    """Decode a batch and check each event: (events received, valid ones, failures by index).
+    Events are decoded one at a time where contract.split_plain_array can (most batches);
+    otherwise, or if an event then needs the standard path, the whole body is decoded at once."""
+    texts = split_plain_array(body) if one_at_a_time else None
+    if texts is None:
+        events, plain = _decode(body)
+        if not isinstance(events, list):
+            raise Refused(400, "invalid_batch", "A batch must be a JSON array of events; send single events to /api/v1/lineage.")
+    else:
+        events, plain = texts, True
     if len(events) > settings.LINEAGE_MAX_BATCH_EVENTS:
         raise Refused(413, "batch_too_large", f"A batch holds at most {settings.LINEAGE_MAX_BATCH_EVENTS} events "
                       f"(got {len(events)}); split it.", limit_events=settings.LINEAGE_MAX_BATCH_EVENTS)
     max_depth = settings.LINEAGE_MAX_JSON_DEPTH
     failed: list[dict[str, Any]] = []
     valid: list[tuple[int, EventInfo]] = []
-    for index, obj in enumerate(events):
+    for index, item in enumerate(events):
+        obj = item
+        if texts is not None:
+            decoded = decode_plain_element(item)
+            if decoded is None:
+                return _check_batch(body, one_at_a_time=False)
+            obj = decoded.value
         try:
             valid.append((index, parse_event(obj, max_depth=max_depth, plain=plain)))
         except ContractError as exc:

@@ -19,8 +19,10 @@ from ingest.contract import (
     _time_by_the_rules,
     canonical_json,
     decode_plain,
+    decode_plain_element,
     parse_event,
     parse_time,
+    split_plain_array,
 )
 from tests.events import dataset, run_event, workload
 
@@ -73,6 +75,53 @@ def test_canonical_writers_agree_without_floats(value):
 )
 def test_awkward_bodies_take_the_standard_path(body):
     assert decode_plain(body) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(any_values, max_size=6), st.booleans(), st.sampled_from(["", " ", "\n\t "]))
+def test_a_batch_read_one_element_at_a_time_reads_what_json_loads_reads_or_steps_aside(values, ascii_only, space):
+    body = (space + "[" + space + ("," + space).join(json.dumps(v, ensure_ascii=ascii_only) for v in values)
+            + space + "]" + space).encode()
+    texts = split_plain_array(body)
+    if texts is None:
+        return
+    elements = [decode_plain_element(text) for text in texts]
+    if any(e is None for e in elements):
+        return
+    assert [canonical_json(e.value) for e in elements] == [canonical_json(v) for v in json.loads(body)]
+
+
+def test_plain_batches_are_read_one_element_at_a_time():
+    events = [_event(), run_event("START", "r2", outputs=[dataset("s3://b", "plain")])]
+    texts = split_plain_array(json.dumps(events).encode())
+    assert texts is not None and len(texts) == 2
+    for text, event in zip(texts, events, strict=True):
+        assert parse_event(decode_plain_element(text).value, plain=True) == parse_event(event)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1}',  # not an array
+        b"[{}] x",  # trailing characters
+        b"\xef\xbb\xbf[{}]",  # UTF-8 BOM
+        b"[1,]",
+        b'[{"a": 18446744073709551616}]',  # beyond 64 bits
+        b'[{"a": "x\\u0000y"}]',  # NUL
+        b'[{"a": "\\ud800"}]',  # lone surrogate
+        b"[" * 5000 + b"]" * 5000,  # deeper than msgspec's recursion limit
+    ],
+)
+def test_awkward_batches_are_not_split(body):
+    assert split_plain_array(body) is None
+
+
+@pytest.mark.parametrize("element", [b'{"a": 1e400}', b'{"a": "\xff"}'])
+def test_elements_orjson_refuses_send_the_batch_to_the_standard_path(element):
+    texts = split_plain_array(b"[{}, " + element + b"]")
+    assert texts is not None  # msgspec reads them as JSON
+    assert decode_plain_element(texts[0]) is not None
+    assert decode_plain_element(texts[1]) is None
 
 
 def _event():

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from clouds.models import IngestKey
 from clouds.services import revoke_ingest_key
+from ingest.contract import canonical_json
 from ingest.models import RawEvent, RawStatus
 from orgs.services import set_lineage_beta
 from tests.conftest import SHARED, post_event
@@ -244,6 +245,23 @@ def test_batch_must_be_an_array(client, tenant):
 def test_batch_with_too_many_events_is_413(client, tenant):
     r = post_event(client, tenant.key, [simple_event(time=at(i)) for i in range(4)], path="/api/v1/lineage/batch")
     assert r.status_code == 413 and r.json()["limit_events"] == 3
+
+
+def test_batches_are_read_one_event_at_a_time_with_the_same_answers(client, tenant):
+    """Batches are decoded an event at a time (contract.split_plain_array); a body that path
+    declines, or an event in it that orjson refuses, is read whole by the standard path, as before."""
+    events = [simple_event(time=at(1)), simple_event(time=at(2), outputs=[dataset("s3://b", "x", extra={"n": 1.5e-7})])]
+    body = json.dumps(events).encode()
+    r = post_event(client, tenant.key, b"\xef\xbb\xbf" + body, path="/api/v1/lineage/batch")  # a BOM: read whole
+    assert r.status_code == 200 and r.json()["summary"]["successful"] == 2
+    assert post_event(client, tenant.key, body, path="/api/v1/lineage/batch").json()["summary"]["duplicates"] == 2
+    stored = sorted(RawEvent.objects.values_list("body", flat=True))
+    assert sorted(canonical_json(e) for e in events) == stored
+
+    for bad, says in ((b'{"n": 1e400}', "out of range"), (b'{"n": "\xff"}', "not UTF-8")):
+        r = post_event(client, tenant.key, body[:-1] + b", " + bad + b"]", path="/api/v1/lineage/batch")
+        assert r.status_code == 400 and r.json()["error"] == "invalid_json" and says in r.json()["detail"]
+    assert RawEvent.objects.count() == 2
 
 
 def test_facet_schemas_are_served(client):
