@@ -216,11 +216,10 @@ def _check_batch(body: bytes, *, one_at_a_time: bool = True) -> tuple[int, list[
     max_depth = settings.LINEAGE_MAX_JSON_DEPTH
     failed: list[dict[str, Any]] = []
     valid: list[tuple[int, EventInfo]] = []
-    for index, item in enumerate(events):
-        obj = item
+    for index, obj in enumerate(events):
         if texts is not None:
-            decoded = decode_plain_element(item)
-            if decoded is None:
+            decoded = decode_plain_element(obj)
+            if decoded is None:  # orjson refuses what msgspec read: the standard path reads the whole body
                 return _check_batch(body, one_at_a_time=False)
             obj = decoded.value
         try:
