@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -166,10 +168,24 @@ def _insert_if_key_active(key: IngestKeyFacts, info: EventInfo, now: datetime) -
     ]
     if info.claimed_org:
         params.append(info.claimed_org)
-    with connection.cursor() as cursor:
+    with _server_bound_cursor() as cursor:
         cursor.execute(_insert_one_sql(connection.vendor, bool(info.claimed_org)), params)
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+@contextmanager
+def _server_bound_cursor() -> Iterator:
+    """Django's cursor (its health check, error wrapping, execute wrappers and query log), with
+    values bound on the server on PostgreSQL: psycopg then prepares a statement it runs often
+    (settings: prepare_threshold), which Django's client-bound cursors never are."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and connection.connection.prepare_threshold is not None:
+            from django.db.backends.postgresql.base import ServerBindingCursor
+
+            client_bound, cursor.cursor = cursor.cursor, ServerBindingCursor(connection.connection)
+            client_bound.close()
+        yield cursor
 
 
 def _db_value(field_name: str, value):

@@ -50,3 +50,16 @@ def test_typos_in_the_environment_are_errors(monkeypatch):
     monkeypatch.setenv("X_NUM", "0")
     with pytest.raises(EnvError, match="at least 1"):
         env_int("X_NUM", 5, minimum=1)
+
+
+@pytest.mark.parametrize(("flag", "threshold"), [(None, "5"), ("false", "None"), ("true", "5")])
+def test_prepared_statements_can_be_switched_off_for_a_pooler(flag, threshold):
+    """psycopg prepares the statements it is asked to on PostgreSQL, unless the deployment says
+    its pooler cannot keep them."""
+    env = {"DATABASE_URL": "postgres://u@db.invalid:5432/x"}
+    if flag is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = flag
+    result = manage("shell", "-c", "from django.conf import settings; "
+                    "print(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold'))", **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == threshold

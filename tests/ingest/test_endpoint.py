@@ -371,3 +371,53 @@ def test_large_bodies_are_stored_lz4_compressed_and_read_back_intact(client, ten
         rows = cursor.fetchall()
     assert [c for c, _ in rows] == ["lz4"] * 30
     assert [json.loads(b) for _, b in rows] == [single, *batch]
+
+
+def _prepared_inserts() -> int:
+    """The single-event INSERTs this connection has prepared on the server."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ['INSERT INTO "ingest_rawevent"%'])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.services
+@pytest.mark.eager
+def test_the_single_event_insert_is_prepared_and_still_checks_the_key_and_the_beta(client, tenant):
+    """PostgreSQL: the hot INSERT runs on a server-bound cursor, which psycopg prepares from its
+    fifth run on a connection (settings: prepare_threshold), so PostgreSQL stops parsing and
+    planning it for every event. Prepared, it still refuses a revoked key and an organization
+    without the beta at the next request."""
+    assert _prepared_inserts() == 0  # the previous test's rollback deallocated everything
+    for i in range(8):
+        assert post_event(client, tenant.key, simple_event(time=at(i))).status_code == 201
+    assert _prepared_inserts() == 1
+    set_lineage_beta(org=tenant.org, enabled=False)
+    r = post_event(client, tenant.key, simple_event(time=at(8)))
+    assert r.status_code == 403 and r.json()["error"] == "lineage_disabled"
+    set_lineage_beta(org=tenant.org, enabled=True)
+    assert post_event(client, tenant.key, simple_event(time=at(9))).status_code == 201
+    revoke_ingest_key(key=IngestKey.objects.get(cloud=tenant.cloud))
+    r = post_event(client, tenant.key, simple_event(time=at(10)))
+    assert r.status_code == 401 and r.json()["error"] == "revoked_key"
+    assert RawEvent.objects.count() == 9
+
+
+@pytest.mark.services
+@pytest.mark.eager
+def test_with_prepared_statements_off_the_single_event_insert_is_not_prepared(client, tenant):
+    """DATABASE_PREPARED_STATEMENTS=false (behind a pooler that does not keep prepared statements)
+    leaves psycopg's threshold unset: events are stored as before and nothing is prepared."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    saved, connection.connection.prepare_threshold = connection.connection.prepare_threshold, None
+    try:
+        for i in range(8):
+            assert post_event(client, tenant.key, simple_event(time=at(i))).status_code == 201
+        assert _prepared_inserts() == 0
+    finally:
+        connection.connection.prepare_threshold = saved
+    assert RawEvent.objects.count() == 8
