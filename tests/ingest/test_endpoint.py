@@ -385,12 +385,16 @@ def _prepared_inserts() -> int:
 
 @pytest.mark.services
 @pytest.mark.eager
+@pytest.mark.django_db(transaction=True)  # committed, so the test can start on a new connection
 def test_the_single_event_insert_is_prepared_and_still_checks_the_key_and_the_beta(client, tenant):
     """PostgreSQL: the hot INSERT runs on a server-bound cursor, which psycopg prepares from its
     fifth run on a connection (settings: prepare_threshold), so PostgreSQL stops parsing and
     planning it for every event. Prepared, it still refuses a revoked key and an organization
     without the beta at the next request."""
-    assert _prepared_inserts() == 0  # the previous test's rollback deallocated everything
+    from django.db import connection
+
+    connection.close()
+    assert _prepared_inserts() == 0
     for i in range(8):
         assert post_event(client, tenant.key, simple_event(time=at(i))).status_code == 201
     assert _prepared_inserts() == 1
@@ -407,11 +411,13 @@ def test_the_single_event_insert_is_prepared_and_still_checks_the_key_and_the_be
 
 @pytest.mark.services
 @pytest.mark.eager
+@pytest.mark.django_db(transaction=True)
 def test_with_prepared_statements_off_the_single_event_insert_is_not_prepared(client, tenant):
     """DATABASE_PREPARED_STATEMENTS=false (behind a pooler that does not keep prepared statements)
     leaves psycopg's threshold unset: events are stored as before and nothing is prepared."""
     from django.db import connection
 
+    connection.close()
     connection.ensure_connection()
     saved, connection.connection.prepare_threshold = connection.connection.prepare_threshold, None
     try:
