@@ -177,10 +177,11 @@ def _insert_if_key_active(key: IngestKeyFacts, info: EventInfo, now: datetime) -
 @contextmanager
 def _server_bound_cursor() -> Iterator:
     """Django's cursor (its health check, error wrapping, execute wrappers and query log), with
-    values bound on the server on PostgreSQL: psycopg then prepares a statement it runs often
-    (settings: prepare_threshold), which Django's client-bound cursors never are."""
+    values bound on the server on PostgreSQL: psycopg then prepares a statement it runs often,
+    unless prepared statements are off (settings: prepare_threshold), which Django's client-bound
+    cursors never are."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and connection.connection.prepare_threshold is not None:
+        if connection.vendor == "postgresql":
             from django.db.backends.postgresql.base import ServerBindingCursor
 
             client_bound, cursor.cursor = cursor.cursor, ServerBindingCursor(connection.connection)
